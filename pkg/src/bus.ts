@@ -1,0 +1,52 @@
+/**
+ * The event bus between parts of peep. In one process it is an in-process fan-out; when several
+ * replicas run, a NATS implementation (a later issue) carries the same subjects between them.
+ */
+export interface BusMessage<T = unknown> {
+  subject: string;
+  data: T;
+  at: string;
+}
+
+export type Unsubscribe = () => void;
+
+export interface Bus {
+  publish<T>(subject: string, data: T): void;
+  /** `subject` may end in `.>` to receive every subject below a prefix. */
+  subscribe<T>(subject: string, handler: (msg: BusMessage<T>) => void): Unsubscribe;
+  close(): Promise<void>;
+}
+
+export function matchesSubject(pattern: string, subject: string): boolean {
+  if (pattern === '>') return true;
+  if (pattern.endsWith('.>')) return subject.startsWith(pattern.slice(0, -1));
+  return pattern === subject;
+}
+
+export function createMemoryBus(onHandlerError: (err: unknown, subject: string) => void = () => {}): Bus {
+  const subs = new Set<{ pattern: string; handler: (msg: BusMessage<never>) => void }>();
+  return {
+    publish(subject, data) {
+      const msg = { subject, data, at: new Date().toISOString() };
+      for (const s of subs) {
+        if (!matchesSubject(s.pattern, subject)) continue;
+        // Delivery is asynchronous, as over a network bus: a publisher never runs subscriber code inline.
+        queueMicrotask(() => {
+          try {
+            s.handler(msg as BusMessage<never>);
+          } catch (err) {
+            onHandlerError(err, subject);
+          }
+        });
+      }
+    },
+    subscribe(pattern, handler) {
+      const s = { pattern, handler: handler as (msg: BusMessage<never>) => void };
+      subs.add(s);
+      return () => subs.delete(s);
+    },
+    async close() {
+      subs.clear();
+    },
+  };
+}
