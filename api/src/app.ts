@@ -1,0 +1,141 @@
+/**
+ * The API as a Fastify instance: core plugins (request ids, logs, errors, validation, security
+ * headers, rate limits, auth, metrics, OpenAPI) and each domain's register(). It does not listen:
+ * `peep up` and the tests attach it to an HTTP server.
+ */
+import { randomUUID } from 'node:crypto';
+import cookie from '@fastify/cookie';
+import helmet from '@fastify/helmet';
+import rateLimit from '@fastify/rate-limit';
+import swagger from '@fastify/swagger';
+import Fastify, { LogController, type FastifyBaseLogger, type FastifyInstance, type FastifyServerFactory } from 'fastify';
+import { registerAuditRoutes } from './audit/routes.js';
+import { createAuditService } from './audit/service.js';
+import { registerAuthRoutes } from './auth/routes.js';
+import { createAuthService } from './auth/service.js';
+import { registerAuth } from './core/auth.js';
+import { registerErrorHandling } from './core/errors.js';
+import { registerHealth } from './core/health.js';
+import { createMetrics, registerMetrics } from './core/metrics.js';
+import type { Deps } from './core/types.js';
+import { registerValidation } from './core/validation.js';
+import { registerDeviceRoutes } from './device/routes.js';
+import { createDeviceService } from './device/service.js';
+import { registerIngestKeyRoutes } from './ingest-keys/routes.js';
+import { createIngestKeyService } from './ingest-keys/service.js';
+import { registerMemberRoutes } from './members/routes.js';
+import { createMemberService } from './members/service.js';
+import { registerProjectRoutes } from './projects/routes.js';
+import { createProjectService } from './projects/service.js';
+import { registerTokenRoutes } from './tokens/routes.js';
+import { createTokenService } from './tokens/service.js';
+
+const REQUEST_ID = /^[A-Za-z0-9._:-]{1,128}$/;
+
+export interface Api {
+  app: FastifyInstance;
+  auth: ReturnType<typeof createAuthService>;
+  device: ReturnType<typeof createDeviceService>;
+}
+
+export async function buildApi(deps: Deps, opts: { serverFactory?: FastifyServerFactory } = {}): Promise<Api> {
+  const { config, db, log, clock } = deps;
+  const app: FastifyInstance = Fastify({
+    loggerInstance: log as unknown as FastifyBaseLogger,
+    // Request start/end lines carry the request id; probes and scrapes are not logged.
+    logController: new LogController({
+      requestIdLogLabel: 'requestId',
+      disableRequestLogging: (req) => req.url === '/health' || req.url === '/ready' || req.url === '/metrics',
+    }),
+    requestIdHeader: false,
+    genReqId: (req) => {
+      const h = req.headers['x-request-id'];
+      return typeof h === 'string' && REQUEST_ID.test(h) ? h : randomUUID();
+    },
+    bodyLimit: config.bodyLimit,
+    trustProxy: config.trustProxy,
+    return503OnClosing: true,
+    forceCloseConnections: 'idle',
+    routerOptions: { ignoreTrailingSlash: true, maxParamLength: 200 },
+    ...(opts.serverFactory ? { serverFactory: opts.serverFactory } : {}),
+  });
+
+  app.addHook('onRequest', async (req, reply) => {
+    reply.header('x-request-id', req.id);
+  });
+  // JSON only: Fastify's default text/plain parser would accept bodies no route documents.
+  app.removeContentTypeParser('text/plain');
+
+  registerValidation(app);
+  registerErrorHandling(app);
+  await app.register(helmet, { global: true, contentSecurityPolicy: { directives: { defaultSrc: ["'none'"], frameAncestors: ["'none'"] } } });
+  await app.register(cookie);
+  await app.register(rateLimit, {
+    global: false,
+    errorResponseBuilder: (_req, ctx) => {
+      const e = new Error(`Too many attempts; retry in ${Math.ceil(ctx.ttl / 1000)} s.`) as Error & { statusCode: number };
+      e.statusCode = 429;
+      return e;
+    },
+  });
+  await app.register(swagger, {
+    openapi: {
+      openapi: '3.0.3',
+      info: { title: 'peep API', version: '1', description: 'Control plane API. Errors: docs/errors.md.' },
+      components: {
+        securitySchemes: {
+          bearer: { type: 'http', scheme: 'bearer', description: 'Personal (peep_pat_) or CLI (peep_cli_) token' },
+          session: { type: 'apiKey', in: 'cookie', name: 'peep_session' },
+        },
+      },
+      security: [{ bearer: [] }, { session: [] }],
+    },
+  });
+  registerCors(app, config.corsOrigins);
+
+  const metrics = createMetrics();
+  registerMetrics(app, metrics, config.metricsToken);
+  registerAuth(app, { db, clock });
+  registerHealth(app, { db });
+
+  const audit = createAuditService({ db, log });
+  const auth = createAuthService({ db, config, clock });
+  const tokens = createTokenService({ db, clock });
+  const device = createDeviceService({ db, config, tokens });
+  const projects = createProjectService({ db, bus: deps.bus });
+  const members = createMemberService({ db });
+  const ingestKeys = createIngestKeyService({ db, clock });
+
+  registerAuditRoutes(app, { projects, audit });
+  registerAuthRoutes(app, { ...deps, auth, audit });
+  registerTokenRoutes(app, { tokens });
+  registerDeviceRoutes(app, { ...deps, device, audit });
+  registerProjectRoutes(app, { projects });
+  registerMemberRoutes(app, { projects, members });
+  registerIngestKeyRoutes(app, { projects, ingestKeys });
+
+  app.get('/api/openapi.json', { schema: { hide: true } }, async () => app.swagger());
+
+  await app.ready();
+  return { app, auth, device };
+}
+
+/** CORS is closed unless PEEP_CORS_ORIGINS lists origins. */
+function registerCors(app: FastifyInstance, origins: string[]) {
+  if (origins.length === 0) return;
+  const allowed = new Set(origins);
+  app.addHook('onRequest', async (req, reply) => {
+    const origin = req.headers.origin;
+    if (!origin || !allowed.has(origin)) return;
+    reply.header('access-control-allow-origin', origin).header('vary', 'Origin').header('access-control-allow-credentials', 'true');
+    if (req.method === 'OPTIONS') {
+      reply
+        .header('access-control-allow-methods', 'GET, POST, PATCH, DELETE')
+        .header('access-control-allow-headers', 'content-type, authorization, x-csrf-token, x-request-id')
+        .header('access-control-max-age', '600')
+        .code(204)
+        .send();
+    }
+  });
+  app.options('*', { schema: { hide: true } }, async (_req, reply) => reply.code(204).send());
+}

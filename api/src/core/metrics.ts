@@ -1,0 +1,43 @@
+/** Prometheus metrics: HTTP request counts and latency per route and status, plus process metrics. */
+import { safeEqual } from '@peep/pkg';
+import type { FastifyInstance } from 'fastify';
+import { Counter, Histogram, Registry, collectDefaultMetrics } from 'prom-client';
+import { AppError } from '@peep/pkg';
+
+export function createMetrics() {
+  const registry = new Registry();
+  collectDefaultMetrics({ register: registry, prefix: 'peep_' });
+  const requests = new Counter({
+    name: 'peep_http_requests_total',
+    help: 'HTTP requests answered by the API, by method, route template and status code.',
+    labelNames: ['method', 'route', 'status_code'] as const,
+    registers: [registry],
+  });
+  const duration = new Histogram({
+    name: 'peep_http_request_duration_seconds',
+    help: 'Time to answer HTTP requests, by method, route template and status code.',
+    labelNames: ['method', 'route', 'status_code'] as const,
+    buckets: [0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2.5, 5, 10],
+    registers: [registry],
+  });
+  return { registry, requests, duration };
+}
+export type Metrics = ReturnType<typeof createMetrics>;
+
+export function registerMetrics(app: FastifyInstance, metrics: Metrics, token: string) {
+  app.addHook('onResponse', async (req, reply) => {
+    // Unmatched paths share one label so scanners cannot blow up the series count.
+    const route = req.routeOptions.url ?? 'unmatched';
+    const labels = { method: req.method, route, status_code: String(reply.statusCode) };
+    metrics.requests.inc(labels);
+    metrics.duration.observe(labels, reply.elapsedTime / 1000);
+  });
+  app.get('/metrics', { schema: { hide: true } }, async (req, reply) => {
+    if (token) {
+      const h = req.headers.authorization ?? '';
+      if (!safeEqual(h, `Bearer ${token}`)) throw new AppError('unauthenticated', 'Send "Authorization: Bearer <PEEP_METRICS_TOKEN>".');
+    }
+    reply.type(metrics.registry.contentType);
+    return metrics.registry.metrics();
+  });
+}

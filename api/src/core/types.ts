@@ -1,0 +1,63 @@
+import type { Bus, Config, Db, Logger } from '@peep/pkg';
+import type { Scope } from '@peep/pkg/schemas';
+
+export interface Clock {
+  now(): Date;
+}
+export const systemClock: Clock = { now: () => new Date() };
+
+/** What every domain's register() receives. */
+export interface Deps {
+  config: Config;
+  db: Db;
+  bus: Bus;
+  log: Logger;
+  clock: Clock;
+}
+
+export interface AuthUser {
+  id: string;
+  email: string;
+  name: string;
+  isAdmin: boolean;
+  createdAt: string;
+}
+
+export interface AuthContext {
+  user: AuthUser;
+  kind: 'session' | 'token';
+  scopes: Scope[];
+  tokenId?: string;
+  sessionId?: string;
+  csrfHash?: string;
+}
+
+/** Who may call a route: anyone, any signed-in user (session or token), or only a dashboard session. */
+export type RouteAuth = 'public' | 'user' | 'session';
+
+export interface AuditTarget {
+  targetType?: string;
+  targetId?: string;
+  projectId?: string;
+  environmentId?: string;
+  /** Who acted when no one is signed in yet (sign-in attempts). */
+  actorEmail?: string;
+}
+
+declare module 'fastify' {
+  interface FastifyContextConfig {
+    auth?: RouteAuth;
+    /** Scope a bearer token needs; default `read` for GET/HEAD, `write` otherwise. */
+    scope?: Scope;
+    /** Action name recorded in the audit log for this route (every mutating route has one). */
+    audit?: string;
+  }
+  interface FastifyRequest {
+    auth: AuthContext | null;
+    audit: AuditTarget;
+  }
+}
+
+export const iso = (d: Date | string | null | undefined): string | null =>
+  d === null || d === undefined ? null : (d instanceof Date ? d : new Date(d)).toISOString();
+export const isoRequired = (d: Date | string): string => (d instanceof Date ? d : new Date(d)).toISOString();
