@@ -60,10 +60,6 @@ export const setupTokensRepo = {
     );
     return rows[0] ?? null;
   },
-  async purgeExpired(q: Queryable, now: Date): Promise<number> {
-    const r = await q.query('DELETE FROM setup_tokens WHERE expires_at < $1', [now]);
-    return r.rowCount;
-  },
 };
 
 export interface SessionRow {
@@ -102,9 +98,5 @@ export const sessionsRepo = {
   },
   async revoke(q: Queryable, id: string, now: Date): Promise<void> {
     await q.query('UPDATE sessions SET revoked_at = $2 WHERE id = $1 AND revoked_at IS NULL', [id, now]);
-  },
-  async purgeExpired(q: Queryable, now: Date): Promise<number> {
-    const r = await q.query('DELETE FROM sessions WHERE expires_at < $1 OR revoked_at < $1', [now]);
-    return r.rowCount;
   },
 };

@@ -99,11 +99,6 @@ export function createAuthService(deps: { db: Db; config: Config; clock: Clock }
     async logout(sessionId: string) {
       await sessionsRepo.revoke(db, sessionId, clock.now());
     },
-
-    async purgeExpired(): Promise<number> {
-      const now = clock.now();
-      return (await sessionsRepo.purgeExpired(db, now)) + (await setupTokensRepo.purgeExpired(db, now));
-    },
   };
 }
 export type AuthService = ReturnType<typeof createAuthService>;

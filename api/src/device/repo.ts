@@ -77,8 +77,4 @@ export const deviceRepo = {
   async linkToken(q: Queryable, id: string, tokenId: string): Promise<void> {
     await q.query('UPDATE device_codes SET token_id = $2 WHERE id = $1', [id, tokenId]);
   },
-  async purgeExpired(q: Queryable): Promise<number> {
-    const r = await q.query(`DELETE FROM device_codes WHERE expires_at < now() - interval '1 day'`);
-    return r.rowCount;
-  },
 };

@@ -127,8 +127,6 @@ export function createDeviceService(deps: { db: Db; config: Config; tokens: Toke
       }
       return { status: decision, id: row.id };
     },
-
-    purgeExpired: () => deviceRepo.purgeExpired(db),
   };
 }
 export type DeviceService = ReturnType<typeof createDeviceService>;
