@@ -72,6 +72,7 @@ export function registerAuth(app: FastifyInstance, deps: { db: Db; clock: Clock 
       throw new AppError('forbidden', 'This action needs a dashboard session; tokens cannot do it.');
     }
     const needed = cfg.scope ?? (SAFE.has(req.method) ? 'read' : 'write');
+    if (needed === 'admin' && !auth.user.isAdmin) throw new AppError('instance_admin_required');
     if (!auth.scopes.includes(needed)) {
       throw new AppError('insufficient_scope', `This call needs the "${needed}" scope; the token has ${auth.scopes.join(', ') || 'none'}.`);
     }

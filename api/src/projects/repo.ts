@@ -86,6 +86,9 @@ export const environmentsRepo = {
     );
     return rows[0] ? toEnv(rows[0]) : null;
   },
+  async shiftFrom(q: Queryable, projectId: string, position: number): Promise<void> {
+    await q.query('UPDATE environments SET position = position + 1 WHERE project_id = $1 AND position >= $2', [projectId, position]);
+  },
   async update(q: Queryable, projectId: string, id: string, patch: { name?: string; position?: number }): Promise<Environment | null> {
     const { rows } = await q.query<{ id: string; slug: string; name: string; position: number; created_at: Date }>(
       `UPDATE environments SET name = COALESCE($3, name), position = COALESCE($4, position)

@@ -90,12 +90,17 @@ export function createProjectService(deps: { db: Db; bus: Bus }) {
         if (!e) throw new AppError('environment_not_found');
         return e;
       },
+      /** Adds an environment at the end, or at `position` (later ones move one place down). */
       async create(project: Project, input: { slug: string; name?: string; position?: number }) {
-        const existing = await environmentsRepo.list(db, project.id);
-        const position = input.position ?? (existing.at(-1)?.position ?? -1) + 1;
-        const e = await environmentsRepo.insert(db, { projectId: project.id, slug: input.slug, name: input.name ?? input.slug, position });
-        if (!e) throw new AppError('slug_taken', `The project already has an environment "${input.slug}".`);
-        return e;
+        return db.transaction(async (tx) => {
+          const existing = await environmentsRepo.list(tx, project.id);
+          const last = (existing.at(-1)?.position ?? -1) + 1;
+          const position = Math.min(input.position ?? last, last);
+          await environmentsRepo.shiftFrom(tx, project.id, position);
+          const e = await environmentsRepo.insert(tx, { projectId: project.id, slug: input.slug, name: input.name ?? input.slug, position });
+          if (!e) throw new AppError('slug_taken', `The project already has an environment "${input.slug}".`);
+          return e;
+        });
       },
       async update(project: Project, id: string, patch: { name?: string; position?: number }) {
         const e = await environmentsRepo.update(db, project.id, id, patch);
