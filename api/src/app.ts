@@ -32,8 +32,17 @@ import { createTokenService } from './tokens/service.js';
 
 const REQUEST_ID = /^[A-Za-z0-9._:-]{1,128}$/;
 
+export interface RouteInfo {
+  method: string;
+  url: string;
+  auth?: string;
+  audit?: string;
+}
+
 export interface Api {
   app: FastifyInstance;
+  /** Every route with its auth mode and audit action (checked by a test). */
+  routes: RouteInfo[];
   auth: ReturnType<typeof createAuthService>;
   device: ReturnType<typeof createDeviceService>;
 }
@@ -60,6 +69,10 @@ export async function buildApi(deps: Deps, opts: { serverFactory?: FastifyServer
     ...(opts.serverFactory ? { serverFactory: opts.serverFactory } : {}),
   });
 
+  const routes: RouteInfo[] = [];
+  app.addHook('onRoute', (r) => {
+    for (const method of [r.method].flat()) routes.push({ method, url: r.url, auth: r.config?.auth, audit: r.config?.audit });
+  });
   app.addHook('onRequest', async (req, reply) => {
     reply.header('x-request-id', req.id);
   });
@@ -117,7 +130,7 @@ export async function buildApi(deps: Deps, opts: { serverFactory?: FastifyServer
   app.get('/api/openapi.json', { schema: { hide: true } }, async () => app.swagger());
 
   await app.ready();
-  return { app, auth, device };
+  return { app, routes, auth, device };
 }
 
 /** CORS is closed unless PEEP_CORS_ORIGINS lists origins. */

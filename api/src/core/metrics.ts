@@ -38,6 +38,19 @@ export function registerMetrics(app: FastifyInstance, metrics: Metrics, token: s
       if (!safeEqual(h, `Bearer ${token}`)) throw new AppError('unauthenticated', 'Send "Authorization: Bearer <PEEP_METRICS_TOKEN>".');
     }
     reply.type(metrics.registry.contentType);
-    return metrics.registry.metrics();
+    return lintClean(await metrics.registry.metrics());
   });
+}
+
+/**
+ * prom-client exposes three gauges named `*_total`, a suffix reserved for counters (promtool rejects
+ * it). They only sum the per-type gauges of the same name without the suffix, so they are left out:
+ * `sum(peep_nodejs_active_handles)` gives the same number.
+ */
+const GAUGES_NAMED_TOTAL = /^(# (HELP|TYPE) )?peep_nodejs_active_(handles|requests|resources)_total\b/;
+function lintClean(text: string): string {
+  return text
+    .split('\n')
+    .filter((line) => !GAUGES_NAMED_TOTAL.test(line))
+    .join('\n');
 }
