@@ -8,7 +8,16 @@ import { fileURLToPath } from 'node:url';
 
 const dashboard = path.resolve(path.dirname(fileURLToPath(import.meta.url)), '../dashboard');
 const buildId = path.join(dashboard, '.next', 'BUILD_ID');
-const SOURCES = ['app', 'components', 'lib', 'public', 'next.config.ts', 'next.config.mjs', 'package.json', 'tsconfig.json'];
+const SOURCES = [
+  'app',
+  'components',
+  'lib',
+  'public',
+  'next.config.ts',
+  'next.config.mjs',
+  'package.json',
+  'tsconfig.json',
+];
 
 function newest(p) {
   if (!fs.existsSync(p)) return 0;
@@ -32,7 +41,11 @@ if (process.argv[1] === fileURLToPath(import.meta.url)) {
     console.log('> building the dashboard (next build); the first time takes a minute or two');
     const next = path.join(dashboard, 'node_modules/next/dist/bin/next');
     const bin = fs.existsSync(next) ? next : path.resolve(dashboard, '../node_modules/next/dist/bin/next');
-    const r = spawnSync(process.execPath, [bin, 'build'], { cwd: dashboard, stdio: 'inherit', env: { ...process.env, NEXT_TELEMETRY_DISABLED: '1' } });
+    const r = spawnSync(process.execPath, [bin, 'build'], {
+      cwd: dashboard,
+      stdio: 'inherit',
+      env: { ...process.env, NEXT_TELEMETRY_DISABLED: '1' },
+    });
     process.exit(r.status ?? 1);
   }
 }

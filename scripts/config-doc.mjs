@@ -7,8 +7,12 @@ import { fileURLToPath } from 'node:url';
 import { CONFIG_SCHEMA } from '../pkg/dist/config.js';
 
 const root = path.resolve(path.dirname(fileURLToPath(import.meta.url)), '..');
-const show = (v) => (Array.isArray(v) ? (v.length ? v.join(',') : '(empty)') : v === '' ? '(empty)' : String(v));
-const rows = Object.values(CONFIG_SCHEMA).map((f) => `| \`${f.env}\` | \`${show(typeof f.default === 'function' ? f.default() : f.default)}\` | ${f.doc} |`);
+const show = (v) =>
+  Array.isArray(v) ? (v.length ? v.join(',') : '(empty)') : v === '' ? '(empty)' : String(v);
+const rows = Object.values(CONFIG_SCHEMA).map(
+  (f) =>
+    `| \`${f.env}\` | \`${show(typeof f.default === 'function' ? f.default() : f.default)}\` | ${f.doc} |`,
+);
 fs.writeFileSync(
   path.join(root, 'docs/config.md'),
   `# Configuration

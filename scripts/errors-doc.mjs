@@ -7,7 +7,9 @@ import { fileURLToPath } from 'node:url';
 import { ERROR_CODES } from '../pkg/dist/errors.js';
 
 const root = path.resolve(path.dirname(fileURLToPath(import.meta.url)), '..');
-const rows = Object.entries(ERROR_CODES).map(([code, { status, description }]) => `| \`${code}\` | ${status} | ${description} |`);
+const rows = Object.entries(ERROR_CODES).map(
+  ([code, { status, description }]) => `| \`${code}\` | ${status} | ${description} |`,
+);
 const doc = `# API error codes
 
 Every API error answers with one JSON envelope:

@@ -15,7 +15,12 @@ const run = (cmd, args, opts = {}) => {
 
 console.log('> typecheck and build (tsc -b)');
 run(process.execPath, [path.join(root, 'node_modules/typescript/bin/tsc'), '-b', 'tsconfig.build.json']);
-run(process.execPath, [path.join(root, 'node_modules/typescript/bin/tsc'), '-p', 'dashboard/tsconfig.json', '--noEmit']);
+run(process.execPath, [
+  path.join(root, 'node_modules/typescript/bin/tsc'),
+  '-p',
+  'dashboard/tsconfig.json',
+  '--noEmit',
+]);
 
 run(process.execPath, [path.join(root, 'scripts/build-dashboard.mjs')]);
 
@@ -30,8 +35,15 @@ function find(dir, out = []) {
   return out;
 }
 const only = process.argv.slice(2);
-let files = ['pkg', 'api', 'builder', 'sdk', 'cli', 'dashboard/e2e', 'ci'].flatMap((w) => find(path.join(root, w, 'dist')));
+let files = ['pkg', 'api', 'builder', 'sdk', 'cli', 'dashboard/e2e', 'ci'].flatMap((w) =>
+  find(path.join(root, w, 'dist')),
+);
 if (only.length) files = files.filter((f) => only.some((o) => f.includes(o)));
 files.sort();
 console.log(`> node --test (${files.length} files)`);
-run(process.execPath, ['--test', '--test-concurrency=1', '--test-reporter=spec', ...files.map((f) => path.relative(root, f))]);
+run(process.execPath, [
+  '--test',
+  '--test-concurrency=1',
+  '--test-reporter=spec',
+  ...files.map((f) => path.relative(root, f)),
+]);

@@ -8,7 +8,12 @@ import cookie from '@fastify/cookie';
 import helmet from '@fastify/helmet';
 import rateLimit from '@fastify/rate-limit';
 import swagger from '@fastify/swagger';
-import Fastify, { LogController, type FastifyBaseLogger, type FastifyInstance, type FastifyServerFactory } from 'fastify';
+import Fastify, {
+  type FastifyBaseLogger,
+  type FastifyInstance,
+  type FastifyServerFactory,
+  LogController,
+} from 'fastify';
 import { registerAuditRoutes } from './audit/routes.js';
 import { createAuditService } from './audit/service.js';
 import { registerAuthRoutes } from './auth/routes.js';
@@ -47,7 +52,10 @@ export interface Api {
   device: ReturnType<typeof createDeviceService>;
 }
 
-export async function buildApi(deps: Deps, opts: { serverFactory?: FastifyServerFactory } = {}): Promise<Api> {
+export async function buildApi(
+  deps: Deps,
+  opts: { serverFactory?: FastifyServerFactory } = {},
+): Promise<Api> {
   const { config, db, log, clock } = deps;
   const app: FastifyInstance = Fastify({
     loggerInstance: log as unknown as FastifyBaseLogger,
@@ -71,7 +79,8 @@ export async function buildApi(deps: Deps, opts: { serverFactory?: FastifyServer
 
   const routes: RouteInfo[] = [];
   app.addHook('onRoute', (r) => {
-    for (const method of [r.method].flat()) routes.push({ method, url: r.url, auth: r.config?.auth, audit: r.config?.audit });
+    for (const method of [r.method].flat())
+      routes.push({ method, url: r.url, auth: r.config?.auth, audit: r.config?.audit });
   });
   app.addHook('onRequest', async (req, reply) => {
     reply.header('x-request-id', req.id);
@@ -81,12 +90,17 @@ export async function buildApi(deps: Deps, opts: { serverFactory?: FastifyServer
 
   registerValidation(app);
   registerErrorHandling(app);
-  await app.register(helmet, { global: true, contentSecurityPolicy: { directives: { defaultSrc: ["'none'"], frameAncestors: ["'none'"] } } });
+  await app.register(helmet, {
+    global: true,
+    contentSecurityPolicy: { directives: { defaultSrc: ["'none'"], frameAncestors: ["'none'"] } },
+  });
   await app.register(cookie);
   await app.register(rateLimit, {
     global: false,
     errorResponseBuilder: (_req, ctx) => {
-      const e = new Error(`Too many attempts; retry in ${Math.ceil(ctx.ttl / 1000)} s.`) as Error & { statusCode: number };
+      const e = new Error(`Too many attempts; retry in ${Math.ceil(ctx.ttl / 1000)} s.`) as Error & {
+        statusCode: number;
+      };
       e.statusCode = 429;
       return e;
     },
@@ -97,7 +111,11 @@ export async function buildApi(deps: Deps, opts: { serverFactory?: FastifyServer
       info: { title: 'peep API', version: '1', description: 'Control plane API. Errors: docs/errors.md.' },
       components: {
         securitySchemes: {
-          bearer: { type: 'http', scheme: 'bearer', description: 'Personal (peep_pat_) or CLI (peep_cli_) token' },
+          bearer: {
+            type: 'http',
+            scheme: 'bearer',
+            description: 'Personal (peep_pat_) or CLI (peep_cli_) token',
+          },
           session: { type: 'apiKey', in: 'cookie', name: 'peep_session' },
         },
       },
@@ -140,7 +158,10 @@ function registerCors(app: FastifyInstance, origins: string[]) {
   app.addHook('onRequest', async (req, reply) => {
     const origin = req.headers.origin;
     if (!origin || !allowed.has(origin)) return;
-    reply.header('access-control-allow-origin', origin).header('vary', 'Origin').header('access-control-allow-credentials', 'true');
+    reply
+      .header('access-control-allow-origin', origin)
+      .header('vary', 'Origin')
+      .header('access-control-allow-credentials', 'true');
     if (req.method === 'OPTIONS') {
       reply
         .header('access-control-allow-methods', 'GET, POST, PATCH, DELETE')

@@ -3,7 +3,15 @@
  */
 import assert from 'node:assert/strict';
 import { after, before, describe, test } from 'node:test';
-import { call, createOwner, createUser, type SignedIn, startTestServer, testEngines, type TestServer } from './testing.js';
+import {
+  call,
+  createOwner,
+  createUser,
+  type SignedIn,
+  startTestServer,
+  type TestServer,
+  testEngines,
+} from './testing.js';
 
 for (const engine of testEngines()) {
   describe(`identity and access (${engine})`, () => {
@@ -16,19 +24,34 @@ for (const engine of testEngines()) {
 
     test('owner setup: needs a valid one-time token, then reports done', async () => {
       assert.deepEqual((await call(s, null, 'GET', '/api/v1/setup')).body, { needsSetup: true });
-      const bad = await call(s, null, 'POST', '/api/v1/setup', { token: 'nope', email: 'x@example.com', name: 'X', password: 'long enough password' });
+      const bad = await call(s, null, 'POST', '/api/v1/setup', {
+        token: 'nope',
+        email: 'x@example.com',
+        name: 'X',
+        password: 'long enough password',
+      });
       assert.equal(bad.status, 400);
       assert.equal(bad.body.error.code, 'setup_token_invalid');
       const t = await s.api.auth.issueOwnerSetupToken();
       assert.ok(t);
-      const weak = await call(s, null, 'POST', '/api/v1/setup', { token: t.token, email: 'o@example.com', name: 'O', password: 'short' });
+      const weak = await call(s, null, 'POST', '/api/v1/setup', {
+        token: t.token,
+        email: 'o@example.com',
+        name: 'O',
+        password: 'short',
+      });
       assert.equal(weak.body.error.code, 'weak_password');
       owner = await createOwner(s);
       assert.equal(owner.user.isAdmin, true);
       assert.deepEqual((await call(s, null, 'GET', '/api/v1/setup')).body, { needsSetup: false });
       assert.equal(await s.api.auth.issueOwnerSetupToken(), null, 'no setup link once an owner exists');
       // A link issued before the owner existed cannot create a second owner.
-      const again = await call(s, null, 'POST', '/api/v1/setup', { token: t.token, email: 'o2@example.com', name: 'O', password: 'long enough password' });
+      const again = await call(s, null, 'POST', '/api/v1/setup', {
+        token: t.token,
+        email: 'o2@example.com',
+        name: 'O',
+        password: 'long enough password',
+      });
       assert.equal(again.body.error.code, 'setup_token_invalid');
     });
 
@@ -58,7 +81,9 @@ for (const engine of testEngines()) {
       });
       assert.equal(noCsrf.status, 403);
       assert.equal(((await noCsrf.json()) as { error: { code: string } }).error.code, 'csrf_token_invalid');
-      const wrong = await call(s, { ...owner, csrfToken: 'forged' }, 'POST', '/api/v1/projects', { name: 'CSRF victim' });
+      const wrong = await call(s, { ...owner, csrfToken: 'forged' }, 'POST', '/api/v1/projects', {
+        name: 'CSRF victim',
+      });
       assert.equal(wrong.body.error.code, 'csrf_token_invalid');
     });
 
@@ -69,7 +94,10 @@ for (const engine of testEngines()) {
         const codes: number[] = [];
         let retryAfter: string | null = null;
         for (let i = 0; i < 5; i++) {
-          const r = await call(rl, null, 'POST', '/api/v1/auth/login', { email: 'owner@example.com', password: 'wrong password!!' });
+          const r = await call(rl, null, 'POST', '/api/v1/auth/login', {
+            email: 'owner@example.com',
+            password: 'wrong password!!',
+          });
           codes.push(r.status);
           if (r.status === 429) {
             assert.equal(r.body.error.code, 'rate_limited');
@@ -84,8 +112,14 @@ for (const engine of testEngines()) {
     });
 
     test('logout ends the session', async () => {
-      const r = await call(s, null, 'POST', '/api/v1/auth/login', { email: owner.email, password: owner.password });
-      const cookie = r.headers.getSetCookie().map((c) => c.split(';')[0]).join('; ');
+      const r = await call(s, null, 'POST', '/api/v1/auth/login', {
+        email: owner.email,
+        password: owner.password,
+      });
+      const cookie = r.headers
+        .getSetCookie()
+        .map((c) => c.split(';')[0])
+        .join('; ');
       const who = { ...owner, cookie, csrfToken: r.body.csrfToken };
       assert.equal((await call(s, who, 'GET', '/api/v1/me')).status, 200);
       assert.equal((await call(s, who, 'POST', '/api/v1/auth/logout')).status, 204);
@@ -101,20 +135,28 @@ for (const engine of testEngines()) {
       assert.match(secret, /^peep_pat_[A-Za-z0-9_-]{43}$/);
       const list = await call(s, owner, 'GET', '/api/v1/tokens');
       assert.equal(JSON.stringify(list.body).includes(secret), false, 'the secret is never listed');
-      const { rows } = await s.db.query<{ token_hash: string }>('SELECT token_hash FROM api_tokens WHERE id = $1', [created.body.token.id]);
+      const { rows } = await s.db.query<{ token_hash: string }>(
+        'SELECT token_hash FROM api_tokens WHERE id = $1',
+        [created.body.token.id],
+      );
       assert.match(rows[0]?.token_hash ?? '', /^[0-9a-f]{64}$/);
       assert.notEqual(rows[0]?.token_hash, secret);
 
       const me = await call(s, { token: secret }, 'GET', '/api/v1/me');
       assert.equal(me.status, 200);
       assert.deepEqual(me.body.auth, { kind: 'token', scopes: ['read'], tokenId: created.body.token.id });
-      const listed = (await call(s, owner, 'GET', '/api/v1/tokens')).body.tokens.find((t: { id: string }) => t.id === created.body.token.id);
+      const listed = (await call(s, owner, 'GET', '/api/v1/tokens')).body.tokens.find(
+        (t: { id: string }) => t.id === created.body.token.id,
+      );
       assert.ok(listed.lastUsedAt, 'last-used time recorded');
 
       const write = await call(s, { token: secret }, 'POST', '/api/v1/projects', { name: 'nope' });
       assert.equal(write.status, 403);
       assert.equal(write.body.error.code, 'insufficient_scope');
-      const admin = await call(s, { token: secret }, 'POST', '/api/v1/tokens', { name: 'x', scopes: ['admin'] });
+      const admin = await call(s, { token: secret }, 'POST', '/api/v1/tokens', {
+        name: 'x',
+        scopes: ['admin'],
+      });
       assert.equal(admin.status, 403);
 
       assert.equal((await call(s, owner, 'DELETE', `/api/v1/tokens/${created.body.token.id}`)).status, 204);
@@ -132,19 +174,36 @@ for (const engine of testEngines()) {
       assert.equal(p.status, 201);
       assert.equal(p.body.project.slug, 'shop-front');
       assert.equal(p.body.project.role, 'owner');
-      assert.deepEqual(p.body.environments.map((e: { slug: string }) => e.slug), ['dev', 'staging', 'prod']);
+      assert.deepEqual(
+        p.body.environments.map((e: { slug: string }) => e.slug),
+        ['dev', 'staging', 'prod'],
+      );
       const dup = await call(s, owner, 'POST', '/api/v1/projects', { name: 'Shop Front' });
       assert.equal(dup.body.project.slug, 'shop-front-2', 'a derived slug is made unique');
       const taken = await call(s, owner, 'POST', '/api/v1/projects', { name: 'Other', slug: 'shop-front' });
       assert.equal(taken.status, 409);
       assert.equal(taken.body.error.code, 'slug_taken');
-      const custom = await call(s, owner, 'POST', '/api/v1/projects', { name: 'Custom', environments: ['qa', 'prod'] });
-      assert.deepEqual(custom.body.environments.map((e: { slug: string }) => e.slug), ['qa', 'prod']);
-      const env = await call(s, owner, 'POST', `/api/v1/projects/${custom.body.project.id}/environments`, { slug: 'preview', position: 1 });
+      const custom = await call(s, owner, 'POST', '/api/v1/projects', {
+        name: 'Custom',
+        environments: ['qa', 'prod'],
+      });
+      assert.deepEqual(
+        custom.body.environments.map((e: { slug: string }) => e.slug),
+        ['qa', 'prod'],
+      );
+      const env = await call(s, owner, 'POST', `/api/v1/projects/${custom.body.project.id}/environments`, {
+        slug: 'preview',
+        position: 1,
+      });
       assert.equal(env.status, 201);
       const envs = await call(s, owner, 'GET', `/api/v1/projects/${custom.body.project.id}/environments`);
-      assert.deepEqual(envs.body.environments.map((e: { slug: string }) => e.slug), ['qa', 'preview', 'prod']);
-      const svc = await call(s, owner, 'POST', `/api/v1/projects/${custom.body.project.id}/services`, { name: 'Checkout API' });
+      assert.deepEqual(
+        envs.body.environments.map((e: { slug: string }) => e.slug),
+        ['qa', 'preview', 'prod'],
+      );
+      const svc = await call(s, owner, 'POST', `/api/v1/projects/${custom.body.project.id}/services`, {
+        name: 'Checkout API',
+      });
       assert.equal(svc.body.service.slug, 'checkout-api');
     });
 
@@ -168,19 +227,47 @@ for (const engine of testEngines()) {
         assert.equal(r.body.error.code, 'project_not_found');
       }
       const mine = (await call(s, mallory, 'POST', '/api/v1/projects', { name: 'Mallory' })).body;
-      const cross = await call(s, mallory, 'POST', `/api/v1/projects/${mine.project.id}/ingest-keys`, { name: 'k', environmentId: envId });
+      const cross = await call(s, mallory, 'POST', `/api/v1/projects/${mine.project.id}/ingest-keys`, {
+        name: 'k',
+        environmentId: envId,
+      });
       assert.equal(cross.status, 404);
       assert.equal(cross.body.error.code, 'environment_not_found');
 
-      assert.equal((await call(s, owner, 'POST', `/api/v1/projects/${pid}/members`, { email: viewer.email, role: 'viewer' })).status, 201);
-      assert.equal((await call(s, owner, 'POST', `/api/v1/projects/${pid}/members`, { email: dev.email, role: 'developer' })).status, 201);
+      assert.equal(
+        (
+          await call(s, owner, 'POST', `/api/v1/projects/${pid}/members`, {
+            email: viewer.email,
+            role: 'viewer',
+          })
+        ).status,
+        201,
+      );
+      assert.equal(
+        (
+          await call(s, owner, 'POST', `/api/v1/projects/${pid}/members`, {
+            email: dev.email,
+            role: 'developer',
+          })
+        ).status,
+        201,
+      );
       assert.equal((await call(s, viewer, 'GET', `/api/v1/projects/${pid}`)).status, 200);
       const vw = await call(s, viewer, 'POST', `/api/v1/projects/${pid}/services`, { name: 'web' });
       assert.equal(vw.status, 403);
       assert.equal(vw.body.error.code, 'forbidden');
-      assert.equal((await call(s, viewer, 'PATCH', `/api/v1/projects/${pid}`, { name: 'renamed' })).status, 403);
-      assert.equal((await call(s, dev, 'POST', `/api/v1/projects/${pid}/services`, { name: 'web' })).status, 201);
-      assert.equal((await call(s, dev, 'POST', `/api/v1/projects/${pid}/environments`, { slug: 'qa' })).status, 403);
+      assert.equal(
+        (await call(s, viewer, 'PATCH', `/api/v1/projects/${pid}`, { name: 'renamed' })).status,
+        403,
+      );
+      assert.equal(
+        (await call(s, dev, 'POST', `/api/v1/projects/${pid}/services`, { name: 'web' })).status,
+        201,
+      );
+      assert.equal(
+        (await call(s, dev, 'POST', `/api/v1/projects/${pid}/environments`, { slug: 'qa' })).status,
+        403,
+      );
       assert.equal((await call(s, dev, 'GET', `/api/v1/projects/${pid}/audit`)).status, 403);
       assert.equal((await call(s, dev, 'DELETE', `/api/v1/projects/${pid}`)).status, 403);
     });
@@ -189,30 +276,57 @@ for (const engine of testEngines()) {
       const p = (await call(s, owner, 'POST', '/api/v1/projects', { name: 'Roles' })).body.project;
       const adam = await createUser(s, owner, 'adam@example.com');
       await call(s, owner, 'POST', `/api/v1/projects/${p.id}/members`, { email: adam.email, role: 'admin' });
-      const grant = await call(s, adam, 'PATCH', `/api/v1/projects/${p.id}/members/${adam.user.id}`, { role: 'owner' });
+      const grant = await call(s, adam, 'PATCH', `/api/v1/projects/${p.id}/members/${adam.user.id}`, {
+        role: 'owner',
+      });
       assert.equal(grant.status, 403);
-      const demote = await call(s, owner, 'PATCH', `/api/v1/projects/${p.id}/members/${owner.user.id}`, { role: 'viewer' });
+      const demote = await call(s, owner, 'PATCH', `/api/v1/projects/${p.id}/members/${owner.user.id}`, {
+        role: 'viewer',
+      });
       assert.equal(demote.status, 409);
       assert.equal(demote.body.error.code, 'last_owner');
       const leave = await call(s, owner, 'DELETE', `/api/v1/projects/${p.id}/members/${owner.user.id}`);
       assert.equal(leave.body.error.code, 'last_owner');
-      const dup = await call(s, owner, 'POST', `/api/v1/projects/${p.id}/members`, { email: adam.email, role: 'viewer' });
+      const dup = await call(s, owner, 'POST', `/api/v1/projects/${p.id}/members`, {
+        email: adam.email,
+        role: 'viewer',
+      });
       assert.equal(dup.body.error.code, 'member_exists');
-      const nobody = await call(s, owner, 'POST', `/api/v1/projects/${p.id}/members`, { email: 'ghost@example.com', role: 'viewer' });
+      const nobody = await call(s, owner, 'POST', `/api/v1/projects/${p.id}/members`, {
+        email: 'ghost@example.com',
+        role: 'viewer',
+      });
       assert.equal(nobody.body.error.code, 'user_not_found');
-      assert.equal((await call(s, adam, 'DELETE', `/api/v1/projects/${p.id}/members/${adam.user.id}`)).status, 204, 'anyone may leave');
+      assert.equal(
+        (await call(s, adam, 'DELETE', `/api/v1/projects/${p.id}/members/${adam.user.id}`)).status,
+        204,
+        'anyone may leave',
+      );
       assert.equal((await call(s, adam, 'GET', `/api/v1/projects/${p.id}`)).status, 404);
     });
 
     test('ingest keys are scoped to an environment, shown once, revocable', async () => {
       const p = (await call(s, owner, 'POST', '/api/v1/projects', { name: 'Keys' })).body;
-      const k = await call(s, owner, 'POST', `/api/v1/projects/${p.project.id}/ingest-keys`, { name: 'sdk', environmentId: p.environments[2].id });
+      const k = await call(s, owner, 'POST', `/api/v1/projects/${p.project.id}/ingest-keys`, {
+        name: 'sdk',
+        environmentId: p.environments[2].id,
+      });
       assert.equal(k.status, 201);
       assert.match(k.body.secret, /^peep_ik_/);
       assert.equal(k.body.ingestKey.environmentId, p.environments[2].id);
       const list = await call(s, owner, 'GET', `/api/v1/projects/${p.project.id}/ingest-keys`);
       assert.equal(JSON.stringify(list.body).includes(k.body.secret), false);
-      assert.equal((await call(s, owner, 'DELETE', `/api/v1/projects/${p.project.id}/ingest-keys/${k.body.ingestKey.id}`)).status, 204);
+      assert.equal(
+        (
+          await call(
+            s,
+            owner,
+            'DELETE',
+            `/api/v1/projects/${p.project.id}/ingest-keys/${k.body.ingestKey.id}`,
+          )
+        ).status,
+        204,
+      );
       const after = await call(s, owner, 'GET', `/api/v1/projects/${p.project.id}/ingest-keys`);
       assert.ok(after.body.ingestKeys[0].revokedAt);
     });
@@ -221,18 +335,27 @@ for (const engine of testEngines()) {
       const p = (await call(s, owner, 'POST', '/api/v1/projects', { name: 'Audited' })).body.project;
       await call(s, owner, 'POST', `/api/v1/projects/${p.id}/services`, { name: 'api' });
       await call(s, owner, 'POST', `/api/v1/projects/${p.id}/services`, { name: 'api' }); // 409
-      for (let i = 0; i < 4; i++) await call(s, owner, 'POST', `/api/v1/projects/${p.id}/services`, { name: `svc ${i}` });
+      for (let i = 0; i < 4; i++)
+        await call(s, owner, 'POST', `/api/v1/projects/${p.id}/services`, { name: `svc ${i}` });
       const res = await fetch(`${s.url}/api/v1/projects/${p.id}/audit?action=service.*&limit=2`, {
         headers: { cookie: owner.cookie, 'x-request-id': 'audit-test-1' },
       });
-      const page1 = (await res.json()) as { entries: { action: string; outcome: string; status: number; actorEmail: string; ip: string }[]; nextCursor: string };
+      const page1 = (await res.json()) as {
+        entries: { action: string; outcome: string; status: number; actorEmail: string; ip: string }[];
+        nextCursor: string;
+      };
       assert.equal(res.headers.get('x-request-id'), 'audit-test-1');
       assert.equal(page1.entries.length, 2);
       assert.ok(page1.nextCursor);
       const all: { outcome: string; status: number }[] = [...page1.entries];
       let cursor: string | null = page1.nextCursor;
       while (cursor) {
-        const r = await call(s, owner, 'GET', `/api/v1/projects/${p.id}/audit?action=service.*&limit=2&cursor=${cursor}`);
+        const r = await call(
+          s,
+          owner,
+          'GET',
+          `/api/v1/projects/${p.id}/audit?action=service.*&limit=2&cursor=${cursor}`,
+        );
         all.push(...r.body.entries);
         cursor = r.body.nextCursor;
       }
@@ -243,7 +366,10 @@ for (const engine of testEngines()) {
       const bad = await call(s, owner, 'GET', `/api/v1/projects/${p.id}/audit?cursor=!!`);
       assert.equal(bad.body.error.code, 'invalid_cursor');
 
-      await call(s, null, 'POST', '/api/v1/auth/login', { email: owner.email, password: 'definitely wrong pw' });
+      await call(s, null, 'POST', '/api/v1/auth/login', {
+        email: owner.email,
+        password: 'definitely wrong pw',
+      });
       const inst = await call(s, owner, 'GET', '/api/v1/audit?action=auth.login&outcome=failure');
       assert.equal(inst.status, 200);
       assert.ok(inst.body.entries.some((e: { actorEmail: string }) => e.actorEmail === owner.email));
@@ -254,7 +380,10 @@ for (const engine of testEngines()) {
       await assert.rejects(s.db.query(`UPDATE audit_log SET action = 'x'`), /append-only/);
       await assert.rejects(s.db.query('DELETE FROM audit_log'), /append-only/);
       const nonAdmin = await createUser(s, owner, 'plain@example.com');
-      assert.equal((await call(s, nonAdmin, 'GET', '/api/v1/audit')).body.error.code, 'instance_admin_required');
+      assert.equal(
+        (await call(s, nonAdmin, 'GET', '/api/v1/audit')).body.error.code,
+        'instance_admin_required',
+      );
     });
 
     test('bad input gets a 4xx with a documented code and the server stays up', async () => {
@@ -264,7 +393,10 @@ for (const engine of testEngines()) {
           headers: { 'content-type': type, cookie: owner.cookie, 'x-csrf-token': owner.csrfToken },
           body,
         });
-        return { status: r.status, body: (await r.json()) as { error: { code: string; requestId: string; details?: unknown } } };
+        return {
+          status: r.status,
+          body: (await r.json()) as { error: { code: string; requestId: string; details?: unknown } },
+        };
       };
       const malformed = await send('{"name": ');
       assert.deepEqual([malformed.status, malformed.body.error.code], [400, 'invalid_json']);
@@ -294,15 +426,26 @@ for (const engine of testEngines()) {
       assert.equal((await fetch(`${s.url}/ready`)).status, 200);
       const echoed = await fetch(`${s.url}/api/v1/setup`, { headers: { 'x-request-id': 'abc-123' } });
       assert.equal(echoed.headers.get('x-request-id'), 'abc-123');
-      const generated = await fetch(`${s.url}/api/v1/setup`, { headers: { 'x-request-id': 'bad id with spaces' } });
+      const generated = await fetch(`${s.url}/api/v1/setup`, {
+        headers: { 'x-request-id': 'bad id with spaces' },
+      });
       assert.match(generated.headers.get('x-request-id') ?? '', /^[0-9a-f-]{36}$/);
       assert.equal(generated.headers.get('x-content-type-options'), 'nosniff');
       assert.ok(generated.headers.get('content-security-policy'));
       const cors = await fetch(`${s.url}/api/v1/projects`, { headers: { origin: 'https://evil.example' } });
       assert.equal(cors.headers.get('access-control-allow-origin'), null);
-      const doc = (await (await fetch(`${s.url}/api/openapi.json`)).json()) as { openapi: string; paths: Record<string, unknown> };
+      const doc = (await (await fetch(`${s.url}/api/openapi.json`)).json()) as {
+        openapi: string;
+        paths: Record<string, unknown>;
+      };
       assert.match(doc.openapi, /^3\./);
-      for (const p of ['/api/v1/projects', '/api/v1/projects/{projectId}/members', '/api/v1/tokens', '/api/v1/oauth/token']) assert.ok(doc.paths[p], p);
+      for (const p of [
+        '/api/v1/projects',
+        '/api/v1/projects/{projectId}/members',
+        '/api/v1/tokens',
+        '/api/v1/oauth/token',
+      ])
+        assert.ok(doc.paths[p], p);
     });
   });
 }

@@ -1,2 +1,2 @@
-export { buildApi, type Api } from './app.js';
-export { systemClock, type Clock, type Deps } from './core/types.js';
+export { type Api, buildApi } from './app.js';
+export { type Clock, type Deps, systemClock } from './core/types.js';

@@ -6,7 +6,16 @@ import { randomBytes } from 'node:crypto';
 import fs from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';
-import { type Config, type Db, createLogger, createMemoryBus, loadConfig, migrate, openDb, readMigrations } from '@peep/pkg';
+import {
+  type Config,
+  createLogger,
+  createMemoryBus,
+  type Db,
+  loadConfig,
+  migrate,
+  openDb,
+  readMigrations,
+} from '@peep/pkg';
 import type { User } from '@peep/pkg/schemas';
 import { type Api, buildApi } from './app.js';
 import { systemClock } from './core/types.js';
@@ -17,7 +26,8 @@ export type Engine = 'pglite' | 'postgres';
 export function testEngines(): Engine[] {
   const url = process.env.PEEP_TEST_DATABASE_URL;
   if (!url) {
-    if (process.env.CI === 'true') throw new Error('CI=true but PEEP_TEST_DATABASE_URL is not set: the PostgreSQL suites cannot run');
+    if (process.env.CI === 'true')
+      throw new Error('CI=true but PEEP_TEST_DATABASE_URL is not set: the PostgreSQL suites cannot run');
     if (!warned) {
       warned = true;
       console.log('# PEEP_TEST_DATABASE_URL not set: PostgreSQL suites skipped (PGlite suites run)');
@@ -107,12 +117,23 @@ export interface TestServer {
   close(): Promise<void>;
 }
 
-export async function startTestServer(opts: { engine?: Engine; config?: Partial<Config> } = {}): Promise<TestServer> {
+export async function startTestServer(
+  opts: { engine?: Engine; config?: Partial<Config> } = {},
+): Promise<TestServer> {
   const engine = opts.engine ?? 'pglite';
   const t = await openTestDb(engine);
   const config = loadConfig(
     {},
-    { port: 0, host: '127.0.0.1', dashboard: false, builder: false, logLevel: (process.env.PEEP_TEST_LOG as Config['logLevel']) ?? 'silent', authRateLimit: 1000, devicePollInterval: 1, ...opts.config },
+    {
+      port: 0,
+      host: '127.0.0.1',
+      dashboard: false,
+      builder: false,
+      logLevel: (process.env.PEEP_TEST_LOG as Config['logLevel']) ?? 'silent',
+      authRateLimit: 1000,
+      devicePollInterval: 1,
+      ...opts.config,
+    },
   );
   const log = createLogger({ level: config.logLevel });
   const bus = createMemoryBus();
@@ -153,14 +174,27 @@ function cookieHeader(res: Response): string {
 }
 
 async function setup(server: TestServer, body: Record<string, string>): Promise<SignedIn> {
-  const res = await fetch(`${server.url}/api/v1/setup`, { method: 'POST', headers: { 'content-type': 'application/json' }, body: JSON.stringify(body) });
+  const res = await fetch(`${server.url}/api/v1/setup`, {
+    method: 'POST',
+    headers: { 'content-type': 'application/json' },
+    body: JSON.stringify(body),
+  });
   if (res.status !== 201) throw new Error(`setup failed: ${res.status} ${await res.text()}`);
   const json = (await res.json()) as { user: User; csrfToken: string };
-  return { email: json.user.email, password: body.password ?? '', user: json.user, cookie: cookieHeader(res), csrfToken: json.csrfToken };
+  return {
+    email: json.user.email,
+    password: body.password ?? '',
+    user: json.user,
+    cookie: cookieHeader(res),
+    csrfToken: json.csrfToken,
+  };
 }
 
 /** Creates the owner through the real setup endpoint, with a one-time token like the one `peep up` prints. */
-export async function createOwner(server: TestServer, opts: { email?: string; password?: string; name?: string } = {}): Promise<SignedIn> {
+export async function createOwner(
+  server: TestServer,
+  opts: { email?: string; password?: string; name?: string } = {},
+): Promise<SignedIn> {
   const t = await server.api.auth.issueOwnerSetupToken();
   if (!t) throw new Error('the owner already exists');
   return setup(server, {
@@ -172,7 +206,12 @@ export async function createOwner(server: TestServer, opts: { email?: string; pa
 }
 
 /** Invites and signs up another user (as the instance owner would). */
-export async function createUser(server: TestServer, admin: SignedIn, email: string, password = 'another long password'): Promise<SignedIn> {
+export async function createUser(
+  server: TestServer,
+  admin: SignedIn,
+  email: string,
+  password = 'another long password',
+): Promise<SignedIn> {
   const res = await fetch(`${server.url}/api/v1/invites`, {
     method: 'POST',
     headers: { 'content-type': 'application/json', cookie: admin.cookie, 'x-csrf-token': admin.csrfToken },
@@ -191,6 +230,7 @@ export async function call(
   method: string,
   route: string,
   body?: unknown,
+  // biome-ignore lint/suspicious/noExplicitAny: tests read whatever JSON the route answers
 ): Promise<{ status: number; body: any; headers: Headers }> {
   const headers: Record<string, string> = {};
   if (who && 'token' in who) headers.authorization = `Bearer ${who.token}`;
@@ -199,7 +239,11 @@ export async function call(
     headers['x-csrf-token'] = who.csrfToken;
   }
   if (body !== undefined) headers['content-type'] = 'application/json';
-  const res = await fetch(`${server.url}${route}`, { method, headers, body: body === undefined ? undefined : JSON.stringify(body) });
+  const res = await fetch(`${server.url}${route}`, {
+    method,
+    headers,
+    body: body === undefined ? undefined : JSON.stringify(body),
+  });
   const text = await res.text();
   let parsed: unknown = text;
   try {

@@ -41,11 +41,17 @@ export function createBuilder(deps: BuilderDeps): Builder {
       everyMs: deps.janitorEveryMs ?? 10 * 60_000,
       async run() {
         const n = await janitorRepo.purge(db, clock.now());
-        if (n.sessions + n.setupTokens + n.deviceCodes > 0) log.info({ job: 'janitor', ...n }, 'purged expired credentials');
+        if (n.sessions + n.setupTokens + n.deviceCodes > 0)
+          log.info({ job: 'janitor', ...n }, 'purged expired credentials');
       },
     },
   ];
-  const state = new Map(jobs.map((j) => [j.name, { lastRunAt: null as string | null, lastError: null as string | null, failures: 0 }]));
+  const state = new Map(
+    jobs.map((j) => [
+      j.name,
+      { lastRunAt: null as string | null, lastError: null as string | null, failures: 0 },
+    ]),
+  );
   const timers = new Set<NodeJS.Timeout>();
   let running: Promise<void>[] = [];
   let stopped = true;
@@ -98,6 +104,10 @@ export function createBuilder(deps: BuilderDeps): Builder {
     async runOnce() {
       for (const j of jobs) await runJob(j);
     },
-    status: () => jobs.map((j) => ({ name: j.name, ...(state.get(j.name) ?? { lastRunAt: null, lastError: null, failures: 0 }) })),
+    status: () =>
+      jobs.map((j) => ({
+        name: j.name,
+        ...(state.get(j.name) ?? { lastRunAt: null, lastError: null, failures: 0 }),
+      })),
   };
 }

@@ -11,7 +11,16 @@ import path from 'node:path';
 import { fileURLToPath, pathToFileURL } from 'node:url';
 import { type Api, buildApi, systemClock } from '@peep/api';
 import { type Builder, createBuilder } from '@peep/builder';
-import { type Config, type Db, type DirLock, type Logger, createMemoryBus, lockDataDir, migrate, openDb } from '@peep/pkg';
+import {
+  type Config,
+  createMemoryBus,
+  type Db,
+  type DirLock,
+  type Logger,
+  lockDataDir,
+  migrate,
+  openDb,
+} from '@peep/pkg';
 
 const ROOT = path.resolve(path.dirname(fileURLToPath(import.meta.url)), '../..');
 export const DASHBOARD_DIR = path.join(ROOT, 'dashboard');
@@ -40,15 +49,22 @@ export async function ensureDashboardBuild(events: StackEvents): Promise<void> {
   events.progress('building the dashboard (first start only; about a minute)...');
   const { spawn } = await import('node:child_process');
   await new Promise<void>((resolve, reject) => {
-    const child = spawn(process.execPath, [script], { stdio: ['ignore', 'inherit', 'inherit'], env: { ...process.env, NEXT_TELEMETRY_DISABLED: '1' } });
-    child.on('exit', (code) => (code === 0 ? resolve() : reject(new Error(`dashboard build failed (exit ${code})`))));
+    const child = spawn(process.execPath, [script], {
+      stdio: ['ignore', 'inherit', 'inherit'],
+      env: { ...process.env, NEXT_TELEMETRY_DISABLED: '1' },
+    });
+    child.on('exit', (code) =>
+      code === 0 ? resolve() : reject(new Error(`dashboard build failed (exit ${code})`)),
+    );
     child.on('error', reject);
   });
 }
 
 async function startDashboard(): Promise<{ handler: RequestHandler; close(): Promise<void> }> {
   const require = createRequire(path.join(DASHBOARD_DIR, 'package.json'));
-  const nextMod = (await import(pathToFileURL(require.resolve('next')).href)) as { default: (opts: object) => NextServer };
+  const nextMod = (await import(pathToFileURL(require.resolve('next')).href)) as {
+    default: (opts: object) => NextServer;
+  };
   const app = nextMod.default({ dev: false, dir: DASHBOARD_DIR, quiet: true, customServer: true });
   await app.prepare();
   const handle = app.getRequestHandler();
@@ -134,7 +150,8 @@ export async function startStack(config: Config, log: Logger, events: StackEvent
         else await new Promise<void>((resolve) => server.close(() => resolve()));
         await builder?.stop();
         await bus.close();
-        for (const c of cleanups.reverse()) await c().catch((err) => log.error({ err }, 'shutdown step failed'));
+        for (const c of cleanups.reverse())
+          await c().catch((err) => log.error({ err }, 'shutdown step failed'));
         lock?.release();
       },
     };

@@ -33,7 +33,14 @@ interface Running {
 function startUp(dataDir: string, port: number, extraEnv: Record<string, string> = {}): Running {
   let out = '';
   const child = spawn(process.execPath, [BIN, 'up'], {
-    env: { ...process.env, PEEP_PORT: String(port), PEEP_DATA_DIR: dataDir, PEEP_DASHBOARD: 'false', PEEP_LOG_LEVEL: 'warn', ...extraEnv },
+    env: {
+      ...process.env,
+      PEEP_PORT: String(port),
+      PEEP_DATA_DIR: dataDir,
+      PEEP_DASHBOARD: 'false',
+      PEEP_LOG_LEVEL: 'warn',
+      ...extraEnv,
+    },
     stdio: ['ignore', 'pipe', 'pipe'],
   });
   child.stdout?.on('data', (d) => (out += d));
@@ -80,7 +87,12 @@ describe('peep up', () => {
     const res = await fetch(`${a.url}/api/v1/setup`, {
       method: 'POST',
       headers: { 'content-type': 'application/json' },
-      body: JSON.stringify({ token: link[2], email: 'me@example.com', name: 'Me', password: 'a long enough password' }),
+      body: JSON.stringify({
+        token: link[2],
+        email: 'me@example.com',
+        name: 'Me',
+        password: 'a long enough password',
+      }),
     });
     assert.equal(res.status, 201);
 
@@ -95,7 +107,10 @@ describe('peep up', () => {
     await new Promise((r) => setTimeout(r, 30));
     a.child.kill('SIGTERM');
     const statuses = await Promise.all(inflight);
-    assert.ok(statuses.every((s) => s === 200 || s === 429), `in-flight answers: ${statuses}`);
+    assert.ok(
+      statuses.every((s) => s === 200 || s === 429),
+      `in-flight answers: ${statuses}`,
+    );
     assert.equal(await a.exited, 0);
     assert.equal(fs.existsSync(path.join(dataDir, 'peep.lock')), false, 'lock released');
   });

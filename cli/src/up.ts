@@ -5,9 +5,20 @@
  * message naming the variable.
  */
 import http from 'node:http';
-import { createBuilder } from '@peep/builder';
-import { ConfigError, type Config, LockError, MigrationError, createLogger, createMemoryBus, loadConfig, lockDataDir, migrate, openDb } from '@peep/pkg';
 import { systemClock } from '@peep/api';
+import { createBuilder } from '@peep/builder';
+import {
+  type Config,
+  ConfigError,
+  createLogger,
+  createMemoryBus,
+  LockError,
+  loadConfig,
+  lockDataDir,
+  MigrationError,
+  migrate,
+  openDb,
+} from '@peep/pkg';
 import { type Stack, startStack } from './stack.js';
 
 function configOrExit(overrides: Partial<Config> = {}): Config {
@@ -29,7 +40,9 @@ function fail(e: unknown): never {
   }
   const code = (e as NodeJS.ErrnoException).code;
   if (code === 'EADDRINUSE') {
-    process.stderr.write(`peep: the port is already in use (${(e as Error).message}). Set PEEP_PORT to another port.\n`);
+    process.stderr.write(
+      `peep: the port is already in use (${(e as Error).message}). Set PEEP_PORT to another port.\n`,
+    );
     process.exit(1);
   }
   process.stderr.write(`peep: could not start: ${(e as Error).stack ?? String(e)}\n`);
@@ -74,8 +87,14 @@ async function serve(kind: 'up' | 'serve'): Promise<void> {
   }
   onShutdown(() => stack.close(), say);
   const ms = Math.round(performance.now() - started);
-  const parts = [config.api && 'api', config.dashboard && 'dashboard', config.builder && 'builder'].filter(Boolean).join(', ');
-  const dbDesc = !config.api ? 'none' : config.databaseUrl ? 'PostgreSQL server' : `embedded PGlite in ${config.dataDir}`;
+  const parts = [config.api && 'api', config.dashboard && 'dashboard', config.builder && 'builder']
+    .filter(Boolean)
+    .join(', ');
+  const dbDesc = !config.api
+    ? 'none'
+    : config.databaseUrl
+      ? 'PostgreSQL server'
+      : `embedded PGlite in ${config.dataDir}`;
   say(`is ready at ${stack.url} in ${ms} ms (${parts}; database: ${dbDesc})`);
   if (stack.api) {
     const setup = await stack.api.auth.issueOwnerSetupToken();
@@ -104,14 +123,24 @@ export async function runBuilder(): Promise<void> {
   const log = createLogger({ level: config.logLevel, pretty: config.logPretty });
   try {
     const lock = config.databaseUrl ? null : lockDataDir(config.dataDir);
-    const db = await openDb(config.databaseUrl ? { databaseUrl: config.databaseUrl } : { dataDir: config.dataDir });
+    const db = await openDb(
+      config.databaseUrl ? { databaseUrl: config.databaseUrl } : { dataDir: config.dataDir },
+    );
     await migrate(db);
     const bus = createMemoryBus();
     const builder = createBuilder({ db, bus, log, clock: systemClock });
     builder.start();
     const server = http.createServer((req, res) => {
-      const body = JSON.stringify(req.url === '/ready' || req.url === '/health' ? { status: 'ok', jobs: builder.status() } : { error: 'not found' });
-      res.writeHead(req.url === '/ready' || req.url === '/health' ? 200 : 404, { 'content-type': 'application/json' }).end(body);
+      const body = JSON.stringify(
+        req.url === '/ready' || req.url === '/health'
+          ? { status: 'ok', jobs: builder.status() }
+          : { error: 'not found' },
+      );
+      res
+        .writeHead(req.url === '/ready' || req.url === '/health' ? 200 : 404, {
+          'content-type': 'application/json',
+        })
+        .end(body);
     });
     await new Promise<void>((resolve, reject) => {
       server.once('error', reject);
@@ -136,7 +165,9 @@ export async function runMigrate(): Promise<{ applied: string[]; current: number
   const config = configOrExit();
   try {
     const lock = config.databaseUrl ? null : lockDataDir(config.dataDir);
-    const db = await openDb(config.databaseUrl ? { databaseUrl: config.databaseUrl } : { dataDir: config.dataDir });
+    const db = await openDb(
+      config.databaseUrl ? { databaseUrl: config.databaseUrl } : { dataDir: config.dataDir },
+    );
     try {
       return await migrate(db);
     } finally {

@@ -22,7 +22,11 @@ test('a bad value stops with an error naming the variable', () => {
     [{ PEEP_PUBLIC_URL: 'not a url' }, /^PEEP_PUBLIC_URL: must be a URL/],
   ];
   for (const [env, re] of cases) {
-    assert.throws(() => loadConfig(env), (e: unknown) => e instanceof ConfigError && re.test(e.message), JSON.stringify(env));
+    assert.throws(
+      () => loadConfig(env),
+      (e: unknown) => e instanceof ConfigError && re.test(e.message),
+      JSON.stringify(env),
+    );
   }
 });
 
@@ -35,6 +39,13 @@ test('a database password never appears in a config error', () => {
 
 test('every variable is documented in docs/config.md', async () => {
   const fs = await import('node:fs');
-  const doc = fs.readFileSync(path.resolve(import.meta.dirname ?? path.dirname(new URL(import.meta.url).pathname), '../../docs/config.md'), 'utf8');
-  for (const f of Object.values(CONFIG_SCHEMA)) assert.ok(doc.includes(f.env), `${f.env} missing from docs/config.md`);
+  const doc = fs.readFileSync(
+    path.resolve(
+      import.meta.dirname ?? path.dirname(new URL(import.meta.url).pathname),
+      '../../docs/config.md',
+    ),
+    'utf8',
+  );
+  for (const f of Object.values(CONFIG_SCHEMA))
+    assert.ok(doc.includes(f.env), `${f.env} missing from docs/config.md`);
 });

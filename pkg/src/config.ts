@@ -34,7 +34,8 @@ const str: Parser<string> = (raw) => raw;
 const oneOf =
   <T extends string>(...values: T[]): Parser<T> =>
   (raw, name) => {
-    if (!values.includes(raw as T)) throw new ConfigError(name, `must be one of ${values.join(', ')}, got "${raw}"`);
+    if (!values.includes(raw as T))
+      throw new ConfigError(name, `must be one of ${values.join(', ')}, got "${raw}"`);
     return raw as T;
   };
 const url =
@@ -67,28 +68,108 @@ interface Field<T> {
   default: T | (() => T);
   doc: string;
 }
-const field = <T>(env: string, parse: Parser<T>, def: T | (() => T), doc: string): Field<T> => ({ env, parse, default: def, doc });
+const field = <T>(env: string, parse: Parser<T>, def: T | (() => T), doc: string): Field<T> => ({
+  env,
+  parse,
+  default: def,
+  doc,
+});
 
 /** The schema: one entry per variable, also rendered into the README's configuration table. */
 export const CONFIG_SCHEMA = {
-  port: field('PEEP_PORT', int(0, 65535), 7070, 'Port of the single HTTP listener (API, dashboard, metrics).'),
+  port: field(
+    'PEEP_PORT',
+    int(0, 65535),
+    7070,
+    'Port of the single HTTP listener (API, dashboard, metrics).',
+  ),
   host: field('PEEP_HOST', str, '127.0.0.1', 'Address to listen on. `0.0.0.0` in containers.'),
-  dataDir: field('PEEP_DATA_DIR', str, './.peep', 'Embedded mode: where PGlite keeps its files, the lock file and generated keys.'),
-  databaseUrl: field('DATABASE_URL', url('postgres:', 'postgresql:'), '', 'Use this PostgreSQL server instead of the embedded PGlite database.'),
-  publicUrl: field('PEEP_PUBLIC_URL', url('http:', 'https:'), '', 'External base URL (OAuth issuer, links). Default: derived from the request Host.'),
-  logLevel: field('PEEP_LOG_LEVEL', oneOf('fatal', 'error', 'warn', 'info', 'debug', 'trace', 'silent'), 'info', 'pino log level.'),
-  logPretty: field('PEEP_LOG_PRETTY', bool, false, 'Developer flag: one readable line per log record instead of JSON.'),
-  bodyLimit: field('PEEP_BODY_LIMIT', int(1024, 64 * 1024 * 1024), 1024 * 1024, 'Largest accepted request body, in bytes.'),
-  corsOrigins: field('PEEP_CORS_ORIGINS', list, [] as string[], 'Comma-separated origins allowed by CORS. Empty: CORS closed.'),
-  metricsToken: field('PEEP_METRICS_TOKEN', str, '', 'If set, `/metrics` requires `Authorization: Bearer <this>`.'),
-  trustProxy: field('PEEP_TRUST_PROXY', bool, false, 'Trust X-Forwarded-* from a proxy in front (nginx, Ingress).'),
+  dataDir: field(
+    'PEEP_DATA_DIR',
+    str,
+    './.peep',
+    'Embedded mode: where PGlite keeps its files, the lock file and generated keys.',
+  ),
+  databaseUrl: field(
+    'DATABASE_URL',
+    url('postgres:', 'postgresql:'),
+    '',
+    'Use this PostgreSQL server instead of the embedded PGlite database.',
+  ),
+  publicUrl: field(
+    'PEEP_PUBLIC_URL',
+    url('http:', 'https:'),
+    '',
+    'External base URL (OAuth issuer, links). Default: derived from the request Host.',
+  ),
+  logLevel: field(
+    'PEEP_LOG_LEVEL',
+    oneOf('fatal', 'error', 'warn', 'info', 'debug', 'trace', 'silent'),
+    'info',
+    'pino log level.',
+  ),
+  logPretty: field(
+    'PEEP_LOG_PRETTY',
+    bool,
+    false,
+    'Developer flag: one readable line per log record instead of JSON.',
+  ),
+  bodyLimit: field(
+    'PEEP_BODY_LIMIT',
+    int(1024, 64 * 1024 * 1024),
+    1024 * 1024,
+    'Largest accepted request body, in bytes.',
+  ),
+  corsOrigins: field(
+    'PEEP_CORS_ORIGINS',
+    list,
+    [] as string[],
+    'Comma-separated origins allowed by CORS. Empty: CORS closed.',
+  ),
+  metricsToken: field(
+    'PEEP_METRICS_TOKEN',
+    str,
+    '',
+    'If set, `/metrics` requires `Authorization: Bearer <this>`.',
+  ),
+  trustProxy: field(
+    'PEEP_TRUST_PROXY',
+    bool,
+    false,
+    'Trust X-Forwarded-* from a proxy in front (nginx, Ingress).',
+  ),
   sessionTtlHours: field('PEEP_SESSION_TTL_HOURS', int(1, 24 * 90), 24 * 7, 'Dashboard session lifetime.'),
-  setupTtlMinutes: field('PEEP_SETUP_TTL_MINUTES', int(1, 24 * 60), 60, 'Lifetime of the one-time owner-setup and invitation links.'),
+  setupTtlMinutes: field(
+    'PEEP_SETUP_TTL_MINUTES',
+    int(1, 24 * 60),
+    60,
+    'Lifetime of the one-time owner-setup and invitation links.',
+  ),
   deviceCodeTtlSeconds: field('PEEP_DEVICE_CODE_TTL', int(60, 3600), 600, 'Lifetime of a device-login code.'),
-  devicePollInterval: field('PEEP_DEVICE_POLL_INTERVAL', int(1, 60), 5, 'Minimum seconds between a CLI\'s token polls (RFC 8628 `interval`).'),
-  authRateLimit: field('PEEP_AUTH_RATE_LIMIT', int(1, 10000), 10, 'Sign-in, setup and device-code entry attempts per minute per client address.'),
-  api: field('PEEP_API', bool, true, 'Serve the HTTP API from this process. The dashboard-only Deployment sets false.'),
-  dashboard: field('PEEP_DASHBOARD', bool, true, 'Serve the dashboard from this process (`peep up`). API replicas set false.'),
+  devicePollInterval: field(
+    'PEEP_DEVICE_POLL_INTERVAL',
+    int(1, 60),
+    5,
+    "Minimum seconds between a CLI's token polls (RFC 8628 `interval`).",
+  ),
+  authRateLimit: field(
+    'PEEP_AUTH_RATE_LIMIT',
+    int(1, 10000),
+    10,
+    'Sign-in, setup and device-code entry attempts per minute per client address.',
+  ),
+  api: field(
+    'PEEP_API',
+    bool,
+    true,
+    'Serve the HTTP API from this process. The dashboard-only Deployment sets false.',
+  ),
+  dashboard: field(
+    'PEEP_DASHBOARD',
+    bool,
+    true,
+    'Serve the dashboard from this process (`peep up`). API replicas set false.',
+  ),
   builder: field('PEEP_BUILDER', bool, true, 'Run the background workers in this process (`peep up`).'),
 } as const;
 
@@ -104,7 +185,12 @@ export function loadConfig(env: Record<string, string | undefined>, overrides: P
       continue;
     }
     const raw = env[f.env];
-    out[key] = raw === undefined || raw === '' ? (typeof f.default === 'function' ? (f.default as () => unknown)() : f.default) : f.parse(raw, f.env);
+    out[key] =
+      raw === undefined || raw === ''
+        ? typeof f.default === 'function'
+          ? (f.default as () => unknown)()
+          : f.default
+        : f.parse(raw, f.env);
   }
   out.dataDir = path.resolve(out.dataDir as string);
   return out as Config;

@@ -4,35 +4,77 @@
  */
 export const ERROR_CODES = {
   // request shape
-  validation_failed: { status: 400, description: 'The request body, query or path did not match the schema; `details` lists each problem.' },
+  validation_failed: {
+    status: 400,
+    description: 'The request body, query or path did not match the schema; `details` lists each problem.',
+  },
   invalid_json: { status: 400, description: 'The request body is not valid JSON.' },
-  unsupported_media_type: { status: 415, description: 'The Content-Type is not one this endpoint accepts (usually `application/json`).' },
-  payload_too_large: { status: 413, description: 'The request body is larger than the configured limit (`PEEP_BODY_LIMIT`).' },
+  unsupported_media_type: {
+    status: 415,
+    description: 'The Content-Type is not one this endpoint accepts (usually `application/json`).',
+  },
+  payload_too_large: {
+    status: 413,
+    description: 'The request body is larger than the configured limit (`PEEP_BODY_LIMIT`).',
+  },
   route_not_found: { status: 404, description: 'No API route matches this method and path.' },
   // authentication
-  unauthenticated: { status: 401, description: 'No session cookie or bearer token was sent, or it is not one peep knows.' },
-  token_revoked: { status: 401, description: 'The bearer token was revoked. Create a new one or run `peep login` again.' },
+  unauthenticated: {
+    status: 401,
+    description: 'No session cookie or bearer token was sent, or it is not one peep knows.',
+  },
+  token_revoked: {
+    status: 401,
+    description: 'The bearer token was revoked. Create a new one or run `peep login` again.',
+  },
   token_expired: { status: 401, description: 'The bearer token or session has expired. Sign in again.' },
   invalid_credentials: { status: 401, description: 'The email or password is wrong.' },
-  csrf_token_invalid: { status: 403, description: 'A cookie-authenticated write did not carry the `x-csrf-token` header matching the `peep_csrf` cookie.' },
-  insufficient_scope: { status: 403, description: 'The token lacks the scope this call needs (`read` for reads, `write` for changes, `admin` for instance administration).' },
-  rate_limited: { status: 429, description: 'Too many attempts; retry after the number of seconds in `Retry-After`.' },
+  csrf_token_invalid: {
+    status: 403,
+    description:
+      'A cookie-authenticated write did not carry the `x-csrf-token` header matching the `peep_csrf` cookie.',
+  },
+  insufficient_scope: {
+    status: 403,
+    description:
+      'The token lacks the scope this call needs (`read` for reads, `write` for changes, `admin` for instance administration).',
+  },
+  rate_limited: {
+    status: 429,
+    description: 'Too many attempts; retry after the number of seconds in `Retry-After`.',
+  },
   // authorization
   forbidden: { status: 403, description: 'Your role in this project does not allow this action.' },
-  instance_admin_required: { status: 403, description: 'Only the instance owner or an instance admin may do this.' },
+  instance_admin_required: {
+    status: 403,
+    description: 'Only the instance owner or an instance admin may do this.',
+  },
   // setup and users
-  setup_token_invalid: { status: 400, description: 'The setup or invitation link is unknown, used or expired. Restart `peep up` for a new owner link or ask for a new invitation.' },
+  setup_token_invalid: {
+    status: 400,
+    description:
+      'The setup or invitation link is unknown, used or expired. Restart `peep up` for a new owner link or ask for a new invitation.',
+  },
   setup_already_completed: { status: 409, description: 'The owner account already exists.' },
   email_taken: { status: 409, description: 'A user with this email already exists.' },
   weak_password: { status: 400, description: 'Passwords need at least 12 characters.' },
   user_not_found: { status: 404, description: 'No user with this id or email.' },
   // device authorization (dashboard side; the OAuth endpoints answer RFC 6749 errors)
-  device_code_not_found: { status: 404, description: 'No pending device login has this user code. Check the code shown by the CLI.' },
+  device_code_not_found: {
+    status: 404,
+    description: 'No pending device login has this user code. Check the code shown by the CLI.',
+  },
   device_code_expired: { status: 410, description: 'This device login expired. Start `peep login` again.' },
-  device_code_already_decided: { status: 409, description: 'This device login was already approved or denied.' },
+  device_code_already_decided: {
+    status: 409,
+    description: 'This device login was already approved or denied.',
+  },
   // projects
   project_not_found: { status: 404, description: 'No project with this id that you are a member of.' },
-  slug_taken: { status: 409, description: 'Another resource in the same scope already uses this slug or name.' },
+  slug_taken: {
+    status: 409,
+    description: 'Another resource in the same scope already uses this slug or name.',
+  },
   environment_not_found: { status: 404, description: 'No environment with this id in this project.' },
   last_environment: { status: 409, description: 'A project keeps at least one environment.' },
   service_not_found: { status: 404, description: 'No service with this id in this project.' },
@@ -41,10 +83,19 @@ export const ERROR_CODES = {
   last_owner: { status: 409, description: 'A project keeps at least one owner.' },
   token_not_found: { status: 404, description: 'No token with this id belongs to you.' },
   ingest_key_not_found: { status: 404, description: 'No ingest key with this id in this project.' },
-  invalid_cursor: { status: 400, description: 'The pagination cursor is malformed; use the `nextCursor` value from a previous page.' },
+  invalid_cursor: {
+    status: 400,
+    description: 'The pagination cursor is malformed; use the `nextCursor` value from a previous page.',
+  },
   // server
-  service_unavailable: { status: 503, description: 'A dependency (usually the database) is unavailable or not migrated yet; retry shortly.' },
-  internal_error: { status: 500, description: 'An unexpected error; the server logged it with the request id.' },
+  service_unavailable: {
+    status: 503,
+    description: 'A dependency (usually the database) is unavailable or not migrated yet; retry shortly.',
+  },
+  internal_error: {
+    status: 500,
+    description: 'An unexpected error; the server logged it with the request id.',
+  },
 } as const satisfies Record<string, { status: number; description: string }>;
 
 export type ErrorCode = keyof typeof ERROR_CODES;

@@ -1,5 +1,5 @@
 /** Structured JSON logs (pino) with one redaction list for every process. */
-import { pino, type Logger, type LoggerOptions } from 'pino';
+import { type Logger, type LoggerOptions, pino } from 'pino';
 
 export type { Logger };
 
@@ -21,7 +21,10 @@ export const REDACT_PATHS = [
   'secret',
 ];
 
-export function createLogger(opts: { level: string; pretty?: boolean; name?: string }, destination?: NodeJS.WritableStream): Logger {
+export function createLogger(
+  opts: { level: string; pretty?: boolean; name?: string },
+  destination?: NodeJS.WritableStream,
+): Logger {
   const options: LoggerOptions = {
     level: opts.level,
     name: opts.name,
@@ -37,7 +40,14 @@ export function createLogger(opts: { level: string; pretty?: boolean; name?: str
 
 /** Developer output: `HH:MM:SS LEVEL msg key=value` (PEEP_LOG_PRETTY=true). */
 function prettyStream(out: NodeJS.WritableStream): pino.DestinationStream {
-  const names: Record<number, string> = { 10: 'TRACE', 20: 'DEBUG', 30: 'INFO', 40: 'WARN', 50: 'ERROR', 60: 'FATAL' };
+  const names: Record<number, string> = {
+    10: 'TRACE',
+    20: 'DEBUG',
+    30: 'INFO',
+    40: 'WARN',
+    50: 'ERROR',
+    60: 'FATAL',
+  };
   return {
     write(line: string) {
       try {
@@ -45,7 +55,9 @@ function prettyStream(out: NodeJS.WritableStream): pino.DestinationStream {
         const extra = Object.entries(rest)
           .map(([k, v]) => `${k}=${typeof v === 'string' ? v : JSON.stringify(v)}`)
           .join(' ');
-        out.write(`${String(time).slice(11, 19)} ${(names[level as number] ?? String(level)).padEnd(5)} ${msg ?? ''} ${extra}\n`);
+        out.write(
+          `${String(time).slice(11, 19)} ${(names[level as number] ?? String(level)).padEnd(5)} ${msg ?? ''} ${extra}\n`,
+        );
       } catch {
         out.write(line);
       }

@@ -17,7 +17,13 @@ async function freshDb(engine: 'pglite' | 'postgres'): Promise<{ db: Db; drop():
   if (engine === 'pglite') {
     const dir = fs.mkdtempSync(path.join(os.tmpdir(), 'peep-mig-db-'));
     const db = await openDb({ dataDir: dir });
-    return { db, drop: async () => (await db.close(), fs.rmSync(dir, { recursive: true, force: true })) };
+    return {
+      db,
+      async drop() {
+        await db.close();
+        fs.rmSync(dir, { recursive: true, force: true });
+      },
+    };
   }
   const admin = process.env.PEEP_TEST_DATABASE_URL as string;
   const name = `peep_m_${Math.random().toString(16).slice(2, 10)}`;
@@ -47,7 +53,8 @@ for (const engine of engines) {
     test('apply in order once, record checksums, and refuse an edited applied migration', async () => {
       const dir = tmpMigrations({
         '0001_a.sql': 'CREATE TABLE a (id int PRIMARY KEY);',
-        '0002_b.sql': 'CREATE TABLE b (id int REFERENCES a (id) DEFERRABLE); CREATE INDEX b_id_idx ON b (id);',
+        '0002_b.sql':
+          'CREATE TABLE b (id int REFERENCES a (id) DEFERRABLE); CREATE INDEX b_id_idx ON b (id);',
       });
       const { db, drop } = await freshDb(engine);
       try {
@@ -55,7 +62,9 @@ for (const engine of engines) {
         assert.deepEqual(await migrate(db, dir), { applied: ['0001_a.sql', '0002_b.sql'], current: 2 });
         assert.deepEqual(await migrate(db, dir), { applied: [], current: 2 });
         assert.equal(await isMigrated(db, dir), true);
-        const { rows } = await db.query<{ version: number; checksum: string }>('SELECT version, checksum FROM schema_migrations ORDER BY version');
+        const { rows } = await db.query<{ version: number; checksum: string }>(
+          'SELECT version, checksum FROM schema_migrations ORDER BY version',
+        );
         assert.deepEqual(
           rows.map((r) => r.version),
           [1, 2],
@@ -63,12 +72,18 @@ for (const engine of engines) {
         assert.equal(rows[0]?.checksum, readMigrations(dir)[0]?.checksum);
 
         fs.writeFileSync(path.join(dir, '0001_a.sql'), 'CREATE TABLE a (id bigint PRIMARY KEY);');
-        await assert.rejects(migrate(db, dir), (e: unknown) => e instanceof MigrationError && /0001_a\.sql was edited after it was applied/.test(e.message));
+        await assert.rejects(
+          migrate(db, dir),
+          (e: unknown) =>
+            e instanceof MigrationError && /0001_a\.sql was edited after it was applied/.test(e.message),
+        );
 
         fs.writeFileSync(path.join(dir, '0001_a.sql'), 'CREATE TABLE a (id int PRIMARY KEY);');
         fs.writeFileSync(path.join(dir, '0003_c.sql'), 'CREATE TABLE c (id int); SELECT broken syntax here;');
         await assert.rejects(migrate(db, dir));
-        const after = await db.query<{ n: number }>(`SELECT count(*)::int AS n FROM information_schema.tables WHERE table_name = 'c'`);
+        const after = await db.query<{ n: number }>(
+          `SELECT count(*)::int AS n FROM information_schema.tables WHERE table_name = 'c'`,
+        );
         assert.equal(after.rows[0]?.n, 0, 'a failing migration leaves nothing behind');
       } finally {
         await drop();

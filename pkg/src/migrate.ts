@@ -8,7 +8,10 @@ import path from 'node:path';
 import { fileURLToPath } from 'node:url';
 import type { Db } from './db.js';
 
-export const DEFAULT_MIGRATIONS_DIR = path.resolve(path.dirname(fileURLToPath(import.meta.url)), '../../db/migrations');
+export const DEFAULT_MIGRATIONS_DIR = path.resolve(
+  path.dirname(fileURLToPath(import.meta.url)),
+  '../../db/migrations',
+);
 
 export class MigrationError extends Error {
   constructor(message: string) {
@@ -26,7 +29,10 @@ export interface Migration {
 }
 
 export function readMigrations(dir = DEFAULT_MIGRATIONS_DIR): Migration[] {
-  const files = fs.readdirSync(dir).filter((f) => f.endsWith('.sql')).sort();
+  const files = fs
+    .readdirSync(dir)
+    .filter((f) => f.endsWith('.sql'))
+    .sort();
   const seen = new Set<number>();
   return files.map((file) => {
     const m = /^(\d{4})_([a-z0-9_]+)\.sql$/.exec(file);
@@ -73,7 +79,11 @@ export async function migrate(db: Db, dir = DEFAULT_MIGRATIONS_DIR): Promise<Mig
         continue;
       }
       await tx.exec(m.sql);
-      await tx.query('INSERT INTO schema_migrations (version, name, checksum) VALUES ($1, $2, $3)', [m.version, m.name, m.checksum]);
+      await tx.query('INSERT INTO schema_migrations (version, name, checksum) VALUES ($1, $2, $3)', [
+        m.version,
+        m.name,
+        m.checksum,
+      ]);
       applied.push(m.file);
     }
     const known = new Set(migrations.map((m) => m.version));

@@ -12,7 +12,10 @@ export const Uuid = Type.String({ format: 'uuid' });
 export const Timestamp = Type.String({ format: 'date-time' });
 export const Email = Type.String({ format: 'email', maxLength: 254 });
 export const Password = Type.String({ minLength: 1, maxLength: 256 });
-export const Slug = Type.String({ pattern: '^[a-z0-9](?:[a-z0-9-]{0,38}[a-z0-9])?$', description: 'lowercase letters, digits and dashes, 1-40 chars' });
+export const Slug = Type.String({
+  pattern: '^[a-z0-9](?:[a-z0-9-]{0,38}[a-z0-9])?$',
+  description: 'lowercase letters, digits and dashes, 1-40 chars',
+});
 export const Name = Type.String({ minLength: 1, maxLength: 100 });
 
 export const ROLES = ['owner', 'admin', 'developer', 'viewer'] as const;
@@ -43,12 +46,21 @@ export const User = Obj({
 export type User = Static<typeof User>;
 
 export const SetupStatus = Obj({ needsSetup: Type.Boolean() });
-export const SetupRequest = Obj({ token: Type.String({ minLength: 1, maxLength: 200 }), email: Type.Optional(Email), name: Name, password: Password });
+export const SetupRequest = Obj({
+  token: Type.String({ minLength: 1, maxLength: 200 }),
+  email: Type.Optional(Email),
+  name: Name,
+  password: Password,
+});
 export const LoginRequest = Obj({ email: Email, password: Password });
 export const SessionResponse = Obj({ user: User, csrfToken: Type.String() });
 export const MeResponse = Obj({
   user: User,
-  auth: Obj({ kind: Type.Union([Type.Literal('session'), Type.Literal('token')]), scopes: Type.Array(Scope), tokenId: Type.Optional(Uuid) }),
+  auth: Obj({
+    kind: Type.Union([Type.Literal('session'), Type.Literal('token')]),
+    scopes: Type.Array(Scope),
+    tokenId: Type.Optional(Uuid),
+  }),
 });
 export const InviteRequest = Obj({ email: Email, admin: Type.Optional(Type.Boolean()) });
 export const InviteResponse = Obj({ email: Type.String(), inviteUrl: Type.String(), expiresAt: Timestamp });
@@ -71,7 +83,10 @@ export const CreateTokenRequest = Obj({
   scopes: Type.Array(Scope, { minItems: 1, uniqueItems: true }),
   expiresInDays: Type.Optional(Type.Integer({ minimum: 1, maximum: 3650 })),
 });
-export const CreateTokenResponse = Obj({ token: ApiToken, secret: Type.String({ description: 'shown once' }) });
+export const CreateTokenResponse = Obj({
+  token: ApiToken,
+  secret: Type.String({ description: 'shown once' }),
+});
 export const TokenList = Obj({ tokens: Type.Array(ApiToken) });
 
 // ---- device authorization (dashboard side)
@@ -89,7 +104,13 @@ export const DeviceRequestInfo = Obj({
 export const UserCodeParams = Obj({ userCode: Type.String({ minLength: 1, maxLength: 20 }) });
 
 // ---- projects
-export const Environment = Obj({ id: Uuid, slug: Slug, name: Type.String(), position: Type.Integer(), createdAt: Timestamp });
+export const Environment = Obj({
+  id: Uuid,
+  slug: Slug,
+  name: Type.String(),
+  position: Type.Integer(),
+  createdAt: Timestamp,
+});
 export type Environment = Static<typeof Environment>;
 export const Service = Obj({ id: Uuid, slug: Slug, name: Type.String(), createdAt: Timestamp });
 export type Service = Static<typeof Service>;
@@ -101,19 +122,37 @@ export const Project = Obj({
   createdAt: Timestamp,
 });
 export type Project = Static<typeof Project>;
-export const ProjectDetail = Obj({ project: Project, environments: Type.Array(Environment), services: Type.Array(Service) });
+export const ProjectDetail = Obj({
+  project: Project,
+  environments: Type.Array(Environment),
+  services: Type.Array(Service),
+});
 export type ProjectDetail = Static<typeof ProjectDetail>;
 export const ProjectList = Obj({ projects: Type.Array(Project) });
 export const CreateProjectRequest = Obj({
   name: Name,
   slug: Type.Optional(Slug),
-  environments: Type.Optional(Type.Array(Slug, { minItems: 1, maxItems: 20, uniqueItems: true, description: 'ordered; default dev, staging, prod' })),
+  environments: Type.Optional(
+    Type.Array(Slug, {
+      minItems: 1,
+      maxItems: 20,
+      uniqueItems: true,
+      description: 'ordered; default dev, staging, prod',
+    }),
+  ),
 });
 export const UpdateProjectRequest = Obj({ name: Name });
 export const ProjectParams = Obj({ projectId: Uuid });
 
-export const CreateEnvironmentRequest = Obj({ slug: Slug, name: Type.Optional(Name), position: Type.Optional(Type.Integer({ minimum: 0, maximum: 1000 })) });
-export const UpdateEnvironmentRequest = Obj({ name: Type.Optional(Name), position: Type.Optional(Type.Integer({ minimum: 0, maximum: 1000 })) }, { minProperties: 1 });
+export const CreateEnvironmentRequest = Obj({
+  slug: Slug,
+  name: Type.Optional(Name),
+  position: Type.Optional(Type.Integer({ minimum: 0, maximum: 1000 })),
+});
+export const UpdateEnvironmentRequest = Obj(
+  { name: Type.Optional(Name), position: Type.Optional(Type.Integer({ minimum: 0, maximum: 1000 })) },
+  { minProperties: 1 },
+);
 export const EnvironmentParams = Obj({ projectId: Uuid, environmentId: Uuid });
 export const EnvironmentList = Obj({ environments: Type.Array(Environment) });
 
@@ -122,7 +161,13 @@ export const ServiceParams = Obj({ projectId: Uuid, serviceId: Uuid });
 export const ServiceList = Obj({ services: Type.Array(Service) });
 
 // ---- members
-export const Member = Obj({ userId: Uuid, email: Type.String(), name: Type.String(), role: Role, createdAt: Timestamp });
+export const Member = Obj({
+  userId: Uuid,
+  email: Type.String(),
+  name: Type.String(),
+  role: Role,
+  createdAt: Timestamp,
+});
 export type Member = Static<typeof Member>;
 export const MemberList = Obj({ members: Type.Array(Member) });
 export const AddMemberRequest = Obj({ email: Email, role: Role });
@@ -142,7 +187,10 @@ export const IngestKey = Obj({
 export type IngestKey = Static<typeof IngestKey>;
 export const IngestKeyList = Obj({ ingestKeys: Type.Array(IngestKey) });
 export const CreateIngestKeyRequest = Obj({ name: Name, environmentId: Uuid });
-export const CreateIngestKeyResponse = Obj({ ingestKey: IngestKey, secret: Type.String({ description: 'shown once' }) });
+export const CreateIngestKeyResponse = Obj({
+  ingestKey: IngestKey,
+  secret: Type.String({ description: 'shown once' }),
+});
 export const IngestKeyParams = Obj({ projectId: Uuid, keyId: Uuid });
 
 // ---- audit
@@ -165,13 +213,18 @@ export const AuditEntry = Obj({
 export type AuditEntry = Static<typeof AuditEntry>;
 export const AuditQuery = Obj({
   actor: Type.Optional(Type.String({ maxLength: 254, description: 'user id or email' })),
-  action: Type.Optional(Type.String({ maxLength: 100, description: 'exact action, or a prefix ending in `*`' })),
+  action: Type.Optional(
+    Type.String({ maxLength: 100, description: 'exact action, or a prefix ending in `*`' }),
+  ),
   outcome: Type.Optional(Type.Union([Type.Literal('success'), Type.Literal('failure')])),
   since: Type.Optional(Timestamp),
   until: Type.Optional(Timestamp),
   limit: Type.Optional(Type.Integer({ minimum: 1, maximum: 500, default: 50 })),
   cursor: Type.Optional(Type.String({ maxLength: 200 })),
 });
-export const AuditPage = Obj({ entries: Type.Array(AuditEntry), nextCursor: Type.Union([Type.String(), Type.Null()]) });
+export const AuditPage = Obj({
+  entries: Type.Array(AuditEntry),
+  nextCursor: Type.Union([Type.String(), Type.Null()]),
+});
 
 export type { Static, TSchema };

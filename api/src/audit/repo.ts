@@ -70,7 +70,10 @@ export const auditRepo = {
       ],
     );
   },
-  async list(q: Queryable, f: AuditFilter): Promise<{ entries: AuditEntry[]; lastId: number | null; more: boolean }> {
+  async list(
+    q: Queryable,
+    f: AuditFilter,
+  ): Promise<{ entries: AuditEntry[]; lastId: number | null; more: boolean }> {
     const where: string[] = [];
     const params: unknown[] = [];
     const add = (sql: string, v: unknown) => {
@@ -83,7 +86,8 @@ export const auditRepo = {
       else add('lower(actor_email) = lower(?)', f.actor);
     }
     if (f.action) {
-      if (f.action.endsWith('*')) add('action LIKE ?', `${f.action.slice(0, -1).replace(/[%_\\]/g, '\\$&')}%`);
+      if (f.action.endsWith('*'))
+        add('action LIKE ?', `${f.action.slice(0, -1).replace(/[%_\\]/g, '\\$&')}%`);
       else add('action = ?', f.action);
     }
     if (f.outcome) add('outcome = ?', f.outcome);

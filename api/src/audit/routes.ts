@@ -7,12 +7,23 @@ import type { AuditService } from './service.js';
 
 const tags = ['audit'];
 
-export function registerAuditRoutes(app: FastifyInstance, deps: { projects: ProjectService; audit: AuditService }) {
+export function registerAuditRoutes(
+  app: FastifyInstance,
+  deps: { projects: ProjectService; audit: AuditService },
+) {
   const { projects, audit } = deps;
 
   app.get<{ Params: Static<typeof ProjectParams>; Querystring: Static<typeof AuditQuery> }>(
     '/api/v1/projects/:projectId/audit',
-    { config: { auth: 'user' }, schema: { tags, params: ProjectParams, querystring: AuditQuery, response: { 200: AuditPage, ...errorResponses } } },
+    {
+      config: { auth: 'user' },
+      schema: {
+        tags,
+        params: ProjectParams,
+        querystring: AuditQuery,
+        response: { 200: AuditPage, ...errorResponses },
+      },
+    },
     async (req) => {
       const p = await projects.access(currentAuth(req).user.id, req.params.projectId, 'admin');
       return audit.list({ ...req.query, projectId: p.id });
@@ -21,7 +32,10 @@ export function registerAuditRoutes(app: FastifyInstance, deps: { projects: Proj
 
   app.get<{ Querystring: Static<typeof AuditQuery> }>(
     '/api/v1/audit',
-    { config: { auth: 'user', scope: 'admin' }, schema: { tags, querystring: AuditQuery, response: { 200: AuditPage, ...errorResponses } } },
+    {
+      config: { auth: 'user', scope: 'admin' },
+      schema: { tags, querystring: AuditQuery, response: { 200: AuditPage, ...errorResponses } },
+    },
     async (req) => {
       requireInstanceAdmin(req);
       return audit.list(req.query);
@@ -52,4 +66,5 @@ export function registerAuditRoutes(app: FastifyInstance, deps: { projects: Proj
   });
 }
 
-const isUuid = (v: string | undefined): v is string => !!v && /^[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}$/i.test(v);
+const isUuid = (v: string | undefined): v is string =>
+  !!v && /^[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}$/i.test(v);

@@ -37,7 +37,8 @@ export function createAuditService(deps: { db: Db; log: Logger }) {
       const page = await auditRepo.list(deps.db, { ...input, beforeId, limit });
       return {
         entries: page.entries,
-        nextCursor: page.more && page.lastId !== null ? Buffer.from(String(page.lastId)).toString('base64url') : null,
+        nextCursor:
+          page.more && page.lastId !== null ? Buffer.from(String(page.lastId)).toString('base64url') : null,
       };
     },
   };

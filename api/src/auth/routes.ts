@@ -10,12 +10,15 @@ import {
 } from '@peep/pkg/schemas';
 import type { FastifyInstance, FastifyReply, FastifyRequest } from 'fastify';
 import type { AuditService } from '../audit/service.js';
-import { CSRF_COOKIE, SESSION_COOKIE, currentAuth, requireInstanceAdmin } from '../core/auth.js';
+import { CSRF_COOKIE, currentAuth, requireInstanceAdmin, SESSION_COOKIE } from '../core/auth.js';
 import { baseUrl, clientMeta, errorResponses, noStore } from '../core/http.js';
 import type { Deps } from '../core/types.js';
 import type { AuthService, NewSession } from './service.js';
 
-export function registerAuthRoutes(app: FastifyInstance, deps: Deps & { auth: AuthService; audit: AuditService }) {
+export function registerAuthRoutes(
+  app: FastifyInstance,
+  deps: Deps & { auth: AuthService; audit: AuditService },
+) {
   const { auth, config } = deps;
   const rateLimit = { max: config.authRateLimit, timeWindow: '1 minute' };
 
@@ -29,7 +32,9 @@ export function registerAuthRoutes(app: FastifyInstance, deps: Deps & { auth: Au
     noStore(reply);
   }
 
-  app.get('/api/v1/setup', { schema: { tags: ['auth'], response: { 200: SetupStatus } } }, async () => ({ needsSetup: await auth.needsSetup() }));
+  app.get('/api/v1/setup', { schema: { tags: ['auth'], response: { 200: SetupStatus } } }, async () => ({
+    needsSetup: await auth.needsSetup(),
+  }));
 
   app.post<{ Body: Static<typeof SetupRequest> }>(
     '/api/v1/setup',
@@ -62,7 +67,10 @@ export function registerAuthRoutes(app: FastifyInstance, deps: Deps & { auth: Au
 
   app.post(
     '/api/v1/auth/logout',
-    { config: { auth: 'session', audit: 'auth.logout' }, schema: { tags: ['auth'], response: { 204: { type: 'null' }, ...errorResponses } } },
+    {
+      config: { auth: 'session', audit: 'auth.logout' },
+      schema: { tags: ['auth'], response: { 204: { type: 'null' }, ...errorResponses } },
+    },
     async (req, reply) => {
       const a = currentAuth(req);
       if (a.sessionId) await auth.logout(a.sessionId);
@@ -71,10 +79,20 @@ export function registerAuthRoutes(app: FastifyInstance, deps: Deps & { auth: Au
     },
   );
 
-  app.get('/api/v1/me', { config: { auth: 'user' }, schema: { tags: ['auth'], response: { 200: MeResponse, ...errorResponses } } }, async (req) => {
-    const a = currentAuth(req);
-    return { user: a.user, auth: { kind: a.kind, scopes: a.scopes, ...(a.tokenId ? { tokenId: a.tokenId } : {}) } };
-  });
+  app.get(
+    '/api/v1/me',
+    {
+      config: { auth: 'user' },
+      schema: { tags: ['auth'], response: { 200: MeResponse, ...errorResponses } },
+    },
+    async (req) => {
+      const a = currentAuth(req);
+      return {
+        user: a.user,
+        auth: { kind: a.kind, scopes: a.scopes, ...(a.tokenId ? { tokenId: a.tokenId } : {}) },
+      };
+    },
+  );
 
   app.post<{ Body: Static<typeof InviteRequest> }>(
     '/api/v1/invites',

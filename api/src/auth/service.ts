@@ -20,11 +20,20 @@ export interface NewSession {
 export function createAuthService(deps: { db: Db; config: Config; clock: Clock }) {
   const { db, config, clock } = deps;
 
-  async function startSession(user: AuthUser, meta: { ip: string | null; userAgent: string | null }): Promise<NewSession> {
+  async function startSession(
+    user: AuthUser,
+    meta: { ip: string | null; userAgent: string | null },
+  ): Promise<NewSession> {
     const sessionToken = newSecret('peep_sess');
     const csrfToken = randomBytes(24).toString('base64url');
     const expiresAt = new Date(clock.now().getTime() + config.sessionTtlHours * 3_600_000);
-    await sessionsRepo.create(db, { tokenHash: sha256(sessionToken), csrfHash: sha256(csrfToken), userId: user.id, ...meta, expiresAt });
+    await sessionsRepo.create(db, {
+      tokenHash: sha256(sessionToken),
+      csrfHash: sha256(csrfToken),
+      userId: user.id,
+      ...meta,
+      expiresAt,
+    });
     return { user, sessionToken, csrfToken, expiresAt };
   }
 
@@ -42,16 +51,34 @@ export function createAuthService(deps: { db: Db; config: Config; clock: Clock }
       const expiresAt = new Date(clock.now().getTime() + config.setupTtlMinutes * 60_000);
       await db.transaction(async (tx) => {
         await setupTokensRepo.dropUnusedOwnerTokens(tx);
-        await setupTokensRepo.create(tx, { tokenHash: sha256(token), purpose: 'owner', email: null, isAdmin: true, createdBy: null, expiresAt });
+        await setupTokensRepo.create(tx, {
+          tokenHash: sha256(token),
+          purpose: 'owner',
+          email: null,
+          isAdmin: true,
+          createdBy: null,
+          expiresAt,
+        });
       });
       return { token, expiresAt };
     },
 
-    async invite(byUserId: string, email: string, admin: boolean): Promise<{ token: string; expiresAt: Date }> {
+    async invite(
+      byUserId: string,
+      email: string,
+      admin: boolean,
+    ): Promise<{ token: string; expiresAt: Date }> {
       if (await usersRepo.byEmail(db, email)) throw new AppError('email_taken');
       const token = randomBytes(24).toString('base64url');
       const expiresAt = new Date(clock.now().getTime() + config.setupTtlMinutes * 60_000);
-      await setupTokensRepo.create(db, { tokenHash: sha256(token), purpose: 'invite', email, isAdmin: admin, createdBy: byUserId, expiresAt });
+      await setupTokensRepo.create(db, {
+        tokenHash: sha256(token),
+        purpose: 'invite',
+        email,
+        isAdmin: admin,
+        createdBy: byUserId,
+        expiresAt,
+      });
       return { token, expiresAt };
     },
 
@@ -68,7 +95,10 @@ export function createAuthService(deps: { db: Db; config: Config; clock: Clock }
         let email: string;
         if (t.purpose === 'owner') {
           if ((await usersRepo.count(tx)) > 0) throw new AppError('setup_already_completed');
-          if (!input.email) throw new AppError('validation_failed', 'body must have required property email', [{ where: 'body', path: '/email', message: 'required' }]);
+          if (!input.email)
+            throw new AppError('validation_failed', 'body must have required property email', [
+              { where: 'body', path: '/email', message: 'required' },
+            ]);
           email = input.email;
         } else {
           email = t.email ?? '';
@@ -76,14 +106,23 @@ export function createAuthService(deps: { db: Db; config: Config; clock: Clock }
             throw new AppError('validation_failed', `This invitation is for ${email}.`);
           }
         }
-        const created = await usersRepo.create(tx, { email, name: input.name.trim(), passwordHash, isAdmin: t.is_admin });
+        const created = await usersRepo.create(tx, {
+          email,
+          name: input.name.trim(),
+          passwordHash,
+          isAdmin: t.is_admin,
+        });
         if (!created) throw new AppError('email_taken');
         return created;
       });
       return startSession(user, meta);
     },
 
-    async login(email: string, password: string, meta: { ip: string | null; userAgent: string | null }): Promise<NewSession> {
+    async login(
+      email: string,
+      password: string,
+      meta: { ip: string | null; userAgent: string | null },
+    ): Promise<NewSession> {
       const u = await usersRepo.byEmail(db, email);
       if (!u) {
         // Same work as a real check, so response time does not tell which emails exist.
@@ -91,7 +130,8 @@ export function createAuthService(deps: { db: Db; config: Config; clock: Clock }
         await verify(await dummyHash, password).catch(() => false);
         throw new AppError('invalid_credentials');
       }
-      if (!(await verify(u.passwordHash, password).catch(() => false))) throw new AppError('invalid_credentials');
+      if (!(await verify(u.passwordHash, password).catch(() => false)))
+        throw new AppError('invalid_credentials');
       const { passwordHash: _omit, ...user } = u;
       return startSession(user, meta);
     },

@@ -27,7 +27,10 @@ async function resolve(req: FastifyRequest, db: Db, clock: Clock): Promise<AuthC
   const token = bearer(req);
   if (token) {
     if (!token.startsWith('peep_pat_') && !token.startsWith('peep_cli_')) {
-      throw new AppError('unauthenticated', 'Unknown token. Personal tokens start with peep_pat_, CLI tokens with peep_cli_.');
+      throw new AppError(
+        'unauthenticated',
+        'Unknown token. Personal tokens start with peep_pat_, CLI tokens with peep_cli_.',
+      );
     }
     const t = await tokensRepo.byHash(db, sha256(token));
     if (!t) throw new AppError('unauthenticated', 'Unknown token.');
@@ -44,7 +47,13 @@ async function resolve(req: FastifyRequest, db: Db, clock: Clock): Promise<AuthC
   if (!s || s.revokedAt) throw new AppError('unauthenticated', 'Your session ended. Sign in again.');
   if (s.expiresAt <= now) throw new AppError('token_expired', 'Your session expired. Sign in again.');
   if (now.getTime() - s.lastSeenAt.getTime() > TOUCH_EVERY_MS) await sessionsRepo.touch(db, s.sessionId, now);
-  return { user: s.user, kind: 'session', scopes: ['read', 'write', ...(s.user.isAdmin ? (['admin'] as const) : [])], sessionId: s.sessionId, csrfHash: s.csrfHash };
+  return {
+    user: s.user,
+    kind: 'session',
+    scopes: ['read', 'write', ...(s.user.isAdmin ? (['admin'] as const) : [])],
+    sessionId: s.sessionId,
+    csrfHash: s.csrfHash,
+  };
 }
 
 const SAFE = new Set(['GET', 'HEAD', 'OPTIONS']);
@@ -74,7 +83,10 @@ export function registerAuth(app: FastifyInstance, deps: { db: Db; clock: Clock 
     const needed = cfg.scope ?? (SAFE.has(req.method) ? 'read' : 'write');
     if (needed === 'admin' && !auth.user.isAdmin) throw new AppError('instance_admin_required');
     if (!auth.scopes.includes(needed)) {
-      throw new AppError('insufficient_scope', `This call needs the "${needed}" scope; the token has ${auth.scopes.join(', ') || 'none'}.`);
+      throw new AppError(
+        'insufficient_scope',
+        `This call needs the "${needed}" scope; the token has ${auth.scopes.join(', ') || 'none'}.`,
+      );
     }
     if (auth.kind === 'session' && !SAFE.has(req.method)) checkCsrf(req, auth);
   });
@@ -97,6 +109,7 @@ export function currentAuth(req: FastifyRequest): AuthContext {
 export function requireInstanceAdmin(req: FastifyRequest): AuthContext {
   const auth = currentAuth(req);
   if (!auth.user.isAdmin) throw new AppError('instance_admin_required');
-  if (!auth.scopes.includes('admin')) throw new AppError('insufficient_scope', 'This call needs the "admin" scope.');
+  if (!auth.scopes.includes('admin'))
+    throw new AppError('insufficient_scope', 'This call needs the "admin" scope.');
   return auth;
 }

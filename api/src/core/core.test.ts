@@ -29,9 +29,15 @@ describe('routes', () => {
   test('every mutating API route records an audit action and every /api/v1 route but a few requires auth', () => {
     const routes = s.api.routes;
     assert.ok(routes.length > 20);
-    const publicOk = new Set(['/api/v1/setup', '/api/v1/auth/login', '/api/v1/oauth/device_authorization', '/api/v1/oauth/token']);
+    const publicOk = new Set([
+      '/api/v1/setup',
+      '/api/v1/auth/login',
+      '/api/v1/oauth/device_authorization',
+      '/api/v1/oauth/token',
+    ]);
     for (const r of routes.filter((r) => r.url.startsWith('/api/v1/'))) {
-      if (r.method !== 'GET' && r.method !== 'HEAD' && !r.url.startsWith('/api/v1/oauth/')) assert.ok(r.audit, `${r.method} ${r.url} has no audit action`);
+      if (r.method !== 'GET' && r.method !== 'HEAD' && !r.url.startsWith('/api/v1/oauth/'))
+        assert.ok(r.audit, `${r.method} ${r.url} has no audit action`);
       if (!publicOk.has(r.url)) assert.ok(r.auth && r.auth !== 'public', `${r.method} ${r.url} is public`);
     }
   });
@@ -42,9 +48,18 @@ describe('routes', () => {
     const res = await fetch(`${s.url}/metrics`);
     assert.match(res.headers.get('content-type') ?? '', /^text\/plain; version=0\.0\.4/);
     const text = await res.text();
-    assert.match(text, /peep_http_requests_total\{method="GET",route="\/api\/v1\/setup",status_code="200"\} 1/);
-    assert.match(text, /peep_http_requests_total\{method="GET",route="\/api\/v1\/projects",status_code="401"\} 1/);
-    assert.match(text, /peep_http_request_duration_seconds_bucket\{le="0.005",method="GET",route="\/api\/v1\/setup",status_code="200"\}/);
+    assert.match(
+      text,
+      /peep_http_requests_total\{method="GET",route="\/api\/v1\/setup",status_code="200"\} 1/,
+    );
+    assert.match(
+      text,
+      /peep_http_requests_total\{method="GET",route="\/api\/v1\/projects",status_code="401"\} 1/,
+    );
+    assert.match(
+      text,
+      /peep_http_request_duration_seconds_bucket\{le="0.005",method="GET",route="\/api\/v1\/setup",status_code="200"\}/,
+    );
     assert.match(text, /peep_process_cpu_seconds_total/);
     await fetch(`${s.url}/no/such/path/${Math.random()}`);
     assert.match(await (await fetch(`${s.url}/metrics`)).text(), /route="unmatched"/);
@@ -52,7 +67,9 @@ describe('routes', () => {
     const promtool = process.env.PEEP_PROMTOOL ?? '/usr/bin/promtool';
     if (!fs.existsSync(promtool)) {
       if (process.env.CI === 'true') assert.fail(`promtool not found at ${promtool} (CI=true)`);
-      console.log(`# promtool not found at ${promtool}: lint check skipped (install Debian's prometheus package)`);
+      console.log(
+        `# promtool not found at ${promtool}: lint check skipped (install Debian's prometheus package)`,
+      );
       return;
     }
     const r = spawnSync(promtool, ['check', 'metrics'], { input: text, encoding: 'utf8' });
@@ -63,7 +80,10 @@ describe('routes', () => {
     const p = await startTestServer({ config: { metricsToken: 'scrape-secret' } });
     try {
       assert.equal((await fetch(`${p.url}/metrics`)).status, 401);
-      assert.equal((await fetch(`${p.url}/metrics`, { headers: { authorization: 'Bearer scrape-secret' } })).status, 200);
+      assert.equal(
+        (await fetch(`${p.url}/metrics`, { headers: { authorization: 'Bearer scrape-secret' } })).status,
+        200,
+      );
     } finally {
       await p.close();
     }
@@ -88,7 +108,9 @@ test('logs are JSON with the request id on every line, and secrets are redacted'
     const url = `http://127.0.0.1:${typeof addr === 'object' && addr ? addr.port : 0}`;
     const server = { url, api, db: t.db, config, engine: 'pglite' as const, close: async () => {} };
     const owner = await createOwner(server);
-    await fetch(`${url}/api/v1/me`, { headers: { authorization: 'Bearer peep_pat_supersecretvalue', 'x-request-id': 'log-test-1' } });
+    await fetch(`${url}/api/v1/me`, {
+      headers: { authorization: 'Bearer peep_pat_supersecretvalue', 'x-request-id': 'log-test-1' },
+    });
     await call(server, null, 'POST', '/api/v1/auth/login', { email: owner.email, password: owner.password });
     const parsed = lines.map((l) => JSON.parse(l) as Record<string, unknown>);
     const forReq = parsed.filter((l) => l.requestId === 'log-test-1');
@@ -97,7 +119,8 @@ test('logs are JSON with the request id on every line, and secrets are redacted'
     assert.equal(all.includes('peep_pat_supersecretvalue'), false, 'bearer token not logged');
     assert.equal(all.includes(owner.password), false, 'password not logged');
     assert.equal(all.includes(owner.cookie.split('=')[1] ?? 'x'), false, 'session cookie not logged');
-    for (const l of parsed.filter((l) => l.req || l.res)) assert.ok(l.requestId, `line without request id: ${JSON.stringify(l)}`);
+    for (const l of parsed.filter((l) => l.req || l.res))
+      assert.ok(l.requestId, `line without request id: ${JSON.stringify(l)}`);
   } finally {
     await api.app.close();
     await t.drop();

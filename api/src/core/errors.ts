@@ -8,7 +8,9 @@ function fromFastify(err: FastifyError): AppError | null {
       where: err.validationContext ?? 'body',
       path: v.instancePath || '/',
       message: v.message ?? 'invalid',
-      ...(v.keyword === 'additionalProperties' ? { field: (v.params as { additionalProperty?: string }).additionalProperty } : {}),
+      ...(v.keyword === 'additionalProperties'
+        ? { field: (v.params as { additionalProperty?: string }).additionalProperty }
+        : {}),
     }));
     const first = details[0];
     const msg = first
@@ -24,7 +26,11 @@ function fromFastify(err: FastifyError): AppError | null {
     FST_ERR_CTP_INVALID_JSON_BODY: 'invalid_json',
   };
   const mapped = err.code ? byCode[err.code] : undefined;
-  if (mapped) return new AppError(mapped, mapped === 'invalid_json' || mapped === 'validation_failed' ? err.message : undefined);
+  if (mapped)
+    return new AppError(
+      mapped,
+      mapped === 'invalid_json' || mapped === 'validation_failed' ? err.message : undefined,
+    );
   if (err instanceof SyntaxError || (err.statusCode === 400 && /JSON/i.test(err.message))) {
     return new AppError('invalid_json', `The body is not valid JSON: ${err.message}`);
   }
@@ -32,7 +38,8 @@ function fromFastify(err: FastifyError): AppError | null {
   if (err.statusCode === 413) return new AppError('payload_too_large');
   if (err.statusCode === 415) return new AppError('unsupported_media_type');
   if (err.statusCode === 404) return new AppError('route_not_found');
-  if (err.statusCode === 400 && err.code === 'FST_ERR_BAD_URL') return new AppError('validation_failed', 'malformed URL');
+  if (err.statusCode === 400 && err.code === 'FST_ERR_BAD_URL')
+    return new AppError('validation_failed', 'malformed URL');
   return null;
 }
 
@@ -50,7 +57,17 @@ export function registerErrorHandling(app: FastifyInstance) {
       return renderError(req, reply, appErr);
     }
     req.log.error({ err }, 'unhandled error');
-    return renderError(req, reply, new AppError('internal_error', 'Internal error; the server logged it with this request id.'));
+    return renderError(
+      req,
+      reply,
+      new AppError('internal_error', 'Internal error; the server logged it with this request id.'),
+    );
   });
-  app.setNotFoundHandler((req, reply) => renderError(req, reply, new AppError('route_not_found', `No route ${req.method} ${req.url.split('?')[0]}`)));
+  app.setNotFoundHandler((req, reply) =>
+    renderError(
+      req,
+      reply,
+      new AppError('route_not_found', `No route ${req.method} ${req.url.split('?')[0]}`),
+    ),
+  );
 }

@@ -1,7 +1,6 @@
-import { type Db, isMigrated } from '@peep/pkg';
+import { AppError, type Db, isMigrated } from '@peep/pkg';
 import type { FastifyInstance } from 'fastify';
 import { renderError } from './errors.js';
-import { AppError } from '@peep/pkg';
 
 export function registerHealth(app: FastifyInstance, deps: { db: Db }) {
   app.get('/health', { schema: { hide: true } }, async () => ({ status: 'ok' }));
@@ -10,7 +9,12 @@ export function registerHealth(app: FastifyInstance, deps: { db: Db }) {
       .query('SELECT 1')
       .then(() => isMigrated(deps.db))
       .catch(() => false);
-    if (!ok) return renderError(req, reply, new AppError('service_unavailable', 'The database is unreachable or not migrated.'));
+    if (!ok)
+      return renderError(
+        req,
+        reply,
+        new AppError('service_unavailable', 'The database is unreachable or not migrated.'),
+      );
     return { status: 'ready', database: deps.db.engine };
   });
 }

@@ -1,7 +1,8 @@
 /** Small helpers shared by route files. */
-import type { FastifyReply, FastifyRequest } from 'fastify';
-import { ErrorBody } from '@peep/pkg/schemas';
+
 import type { Config } from '@peep/pkg';
+import { ErrorBody } from '@peep/pkg/schemas';
+import type { FastifyReply, FastifyRequest } from 'fastify';
 
 /** Error responses every route may give, for the OpenAPI document. */
 export const errorResponses = {

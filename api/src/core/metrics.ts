@@ -1,8 +1,7 @@
 /** Prometheus metrics: HTTP request counts and latency per route and status, plus process metrics. */
-import { safeEqual } from '@peep/pkg';
+import { AppError, safeEqual } from '@peep/pkg';
 import type { FastifyInstance } from 'fastify';
-import { Counter, Histogram, Registry, collectDefaultMetrics } from 'prom-client';
-import { AppError } from '@peep/pkg';
+import { Counter, collectDefaultMetrics, Histogram, Registry } from 'prom-client';
 
 export function createMetrics() {
   const registry = new Registry();
@@ -35,7 +34,8 @@ export function registerMetrics(app: FastifyInstance, metrics: Metrics, token: s
   app.get('/metrics', { schema: { hide: true } }, async (req, reply) => {
     if (token) {
       const h = req.headers.authorization ?? '';
-      if (!safeEqual(h, `Bearer ${token}`)) throw new AppError('unauthenticated', 'Send "Authorization: Bearer <PEEP_METRICS_TOKEN>".');
+      if (!safeEqual(h, `Bearer ${token}`))
+        throw new AppError('unauthenticated', 'Send "Authorization: Bearer <PEEP_METRICS_TOKEN>".');
     }
     reply.type(metrics.registry.contentType);
     return lintClean(await metrics.registry.metrics());

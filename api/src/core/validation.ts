@@ -9,7 +9,13 @@ import type { FastifyInstance } from 'fastify';
 const addFormats = addFormatsModule as unknown as (ajv: Ajv) => Ajv;
 
 function make(opts: Options): Ajv {
-  const ajv = new Ajv({ allErrors: false, removeAdditional: false, useDefaults: true, strict: false, ...opts });
+  const ajv = new Ajv({
+    allErrors: false,
+    removeAdditional: false,
+    useDefaults: true,
+    strict: false,
+    ...opts,
+  });
   addFormats(ajv);
   return ajv;
 }
@@ -17,5 +23,7 @@ function make(opts: Options): Ajv {
 export function registerValidation(app: FastifyInstance) {
   const exact = make({ coerceTypes: false });
   const coercing = make({ coerceTypes: 'array' });
-  app.setValidatorCompiler(({ schema, httpPart }) => (httpPart === 'body' ? exact : coercing).compile(schema));
+  app.setValidatorCompiler(({ schema, httpPart }) =>
+    (httpPart === 'body' ? exact : coercing).compile(schema),
+  );
 }

@@ -22,18 +22,39 @@ const COLS = `id, user_code, client_id, scopes, status, interval_seconds, reques
 export const deviceRepo = {
   async insert(
     q: Queryable,
-    d: { deviceCodeHash: string; userCode: string; clientId: string; scopes: Scope[]; interval: number; ttlSeconds: number; ip: string | null; userAgent: string | null },
+    d: {
+      deviceCodeHash: string;
+      userCode: string;
+      clientId: string;
+      scopes: Scope[];
+      interval: number;
+      ttlSeconds: number;
+      ip: string | null;
+      userAgent: string | null;
+    },
   ): Promise<boolean> {
     const r = await q.query(
       `INSERT INTO device_codes (device_code_hash, user_code, client_id, scopes, interval_seconds, request_ip, request_user_agent, expires_at)
        VALUES ($1, $2, $3, $4, $5, $6, $7, now() + $8 * interval '1 second')
        ON CONFLICT DO NOTHING`,
-      [d.deviceCodeHash, d.userCode, d.clientId, d.scopes, d.interval, d.ip, d.userAgent?.slice(0, 512) ?? null, d.ttlSeconds],
+      [
+        d.deviceCodeHash,
+        d.userCode,
+        d.clientId,
+        d.scopes,
+        d.interval,
+        d.ip,
+        d.userAgent?.slice(0, 512) ?? null,
+        d.ttlSeconds,
+      ],
     );
     return r.rowCount > 0;
   },
   async byDeviceCode(q: Queryable, hash: string): Promise<DeviceRow | null> {
-    const { rows } = await q.query<DeviceRow>(`SELECT ${COLS} FROM device_codes WHERE device_code_hash = $1`, [hash]);
+    const { rows } = await q.query<DeviceRow>(
+      `SELECT ${COLS} FROM device_codes WHERE device_code_hash = $1`,
+      [hash],
+    );
     return rows[0] ?? null;
   },
   /** The newest request with this user code (pending ones are unique). */
@@ -55,7 +76,10 @@ export const deviceRepo = {
       [id],
     );
     if (ok.rowCount > 0) return true;
-    await q.query('UPDATE device_codes SET interval_seconds = interval_seconds + 5, last_polled_at = now() WHERE id = $1', [id]);
+    await q.query(
+      'UPDATE device_codes SET interval_seconds = interval_seconds + 5, last_polled_at = now() WHERE id = $1',
+      [id],
+    );
     return false;
   },
   async decide(q: Queryable, id: string, userId: string, status: 'approved' | 'denied'): Promise<boolean> {

@@ -11,7 +11,10 @@ import { DEVICE_GRANT, type DeviceService, OAuthError } from './service.js';
 const OAuthErrorBody = Type.Object({ error: Type.String(), error_description: Type.Optional(Type.String()) });
 const FormParams = Type.Record(Type.String(), Type.String());
 
-export function registerDeviceRoutes(app: FastifyInstance, deps: Deps & { device: DeviceService; audit: AuditService }) {
+export function registerDeviceRoutes(
+  app: FastifyInstance,
+  deps: Deps & { device: DeviceService; audit: AuditService },
+) {
   const { device, config, audit } = deps;
 
   app.get('/.well-known/oauth-authorization-server', { schema: { tags: ['oauth'] } }, async (req) => {
@@ -33,12 +36,16 @@ export function registerDeviceRoutes(app: FastifyInstance, deps: Deps & { device
     await oauth.register(formbody, { bodyLimit: 16 * 1024 });
     oauth.setErrorHandler((err, req, reply) => {
       noStore(reply);
-      if (err instanceof OAuthError) return reply.code(err.status).send({ error: err.error, error_description: err.description });
+      if (err instanceof OAuthError)
+        return reply.code(err.status).send({ error: err.error, error_description: err.description });
       const e = err as { statusCode?: number; code?: string; validation?: unknown; message: string };
       if (e.statusCode === 415 || e.code === 'FST_ERR_CTP_INVALID_MEDIA_TYPE') {
-        return reply.code(400).send({ error: 'invalid_request', error_description: 'Send application/x-www-form-urlencoded.' });
+        return reply
+          .code(400)
+          .send({ error: 'invalid_request', error_description: 'Send application/x-www-form-urlencoded.' });
       }
-      if (e.statusCode && e.statusCode < 500) return reply.code(400).send({ error: 'invalid_request', error_description: e.message });
+      if (e.statusCode && e.statusCode < 500)
+        return reply.code(400).send({ error: 'invalid_request', error_description: e.message });
       req.log.error({ err }, 'oauth endpoint failed');
       return reply.code(500).send({ error: 'server_error', error_description: 'Internal error.' });
     });
@@ -46,19 +53,34 @@ export function registerDeviceRoutes(app: FastifyInstance, deps: Deps & { device
 
     oauth.post<{ Body: Record<string, string> }>(
       '/api/v1/oauth/device_authorization',
-      { config: { auth: 'public', rateLimit: { max: config.authRateLimit, timeWindow: '1 minute' } }, schema: { tags: ['oauth'], body: FormParams, response: { 400: OAuthErrorBody, 401: OAuthErrorBody } } },
+      {
+        config: { auth: 'public', rateLimit: { max: config.authRateLimit, timeWindow: '1 minute' } },
+        schema: { tags: ['oauth'], body: FormParams, response: { 400: OAuthErrorBody, 401: OAuthErrorBody } },
+      },
       async (req, reply) => {
         noStore(reply);
-        return device.authorize({ clientId: req.body?.client_id, scope: req.body?.scope, baseUrl: baseUrl(req, config), ...clientMeta(req) });
+        return device.authorize({
+          clientId: req.body?.client_id,
+          scope: req.body?.scope,
+          baseUrl: baseUrl(req, config),
+          ...clientMeta(req),
+        });
       },
     );
 
     oauth.post<{ Body: Record<string, string> }>(
       '/api/v1/oauth/token',
-      { config: { auth: 'public' }, schema: { tags: ['oauth'], body: FormParams, response: { 400: OAuthErrorBody, 401: OAuthErrorBody } } },
+      {
+        config: { auth: 'public' },
+        schema: { tags: ['oauth'], body: FormParams, response: { 400: OAuthErrorBody, 401: OAuthErrorBody } },
+      },
       async (req, reply) => {
         noStore(reply);
-        const out = await device.token({ grantType: req.body?.grant_type, deviceCode: req.body?.device_code, clientId: req.body?.client_id });
+        const out = await device.token({
+          grantType: req.body?.grant_type,
+          deviceCode: req.body?.device_code,
+          clientId: req.body?.client_id,
+        });
         await audit.record({
           actorId: out.userId,
           actorEmail: null,
@@ -80,7 +102,11 @@ export function registerDeviceRoutes(app: FastifyInstance, deps: Deps & { device
     '/api/v1/device/:userCode',
     {
       config: { auth: 'session', rateLimit },
-      schema: { tags: ['oauth'], params: UserCodeParams, response: { 200: DeviceRequestInfo, ...errorResponses } },
+      schema: {
+        tags: ['oauth'],
+        params: UserCodeParams,
+        response: { 200: DeviceRequestInfo, ...errorResponses },
+      },
     },
     async (req) => device.describe(req.params.userCode),
   );
@@ -89,10 +115,18 @@ export function registerDeviceRoutes(app: FastifyInstance, deps: Deps & { device
       `/api/v1/device/:userCode/${decision}`,
       {
         config: { auth: 'session', rateLimit, audit: `device.${decision}` },
-        schema: { tags: ['oauth'], params: UserCodeParams, response: { 200: Type.Object({ status: Type.String() }), ...errorResponses } },
+        schema: {
+          tags: ['oauth'],
+          params: UserCodeParams,
+          response: { 200: Type.Object({ status: Type.String() }), ...errorResponses },
+        },
       },
       async (req) => {
-        const out = await device.decide(req.params.userCode, currentAuth(req).user.id, decision === 'approve' ? 'approved' : 'denied');
+        const out = await device.decide(
+          req.params.userCode,
+          currentAuth(req).user.id,
+          decision === 'approve' ? 'approved' : 'denied',
+        );
         req.audit = { targetType: 'device_code', targetId: out.id };
         return { status: out.status };
       },

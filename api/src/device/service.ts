@@ -29,11 +29,14 @@ export function createDeviceService(deps: { db: Db; config: Config; tokens: Toke
   const { db, config, tokens } = deps;
 
   function parseScope(raw: string | undefined, clientId: string): Scope[] {
-    if (!raw || !raw.trim()) return CLIENTS[clientId]?.defaultScopes ?? ['read'];
+    if (!raw?.trim()) return CLIENTS[clientId]?.defaultScopes ?? ['read'];
     const asked = [...new Set(raw.trim().split(/\s+/))];
     for (const s of asked) {
       if (!(SCOPES as readonly string[]).includes(s) || s === 'admin') {
-        throw new OAuthError('invalid_scope', `Unknown or not grantable scope "${s}"; use read and/or write.`);
+        throw new OAuthError(
+          'invalid_scope',
+          `Unknown or not grantable scope "${s}"; use read and/or write.`,
+        );
       }
     }
     return asked as Scope[];
@@ -44,15 +47,23 @@ export function createDeviceService(deps: { db: Db; config: Config; tokens: Toke
     if (!code) throw new AppError('device_code_not_found');
     const row = await deviceRepo.byUserCode(db, code);
     if (!row || row.status === 'consumed') throw new AppError('device_code_not_found');
-    if (row.status !== 'pending') throw new AppError('device_code_already_decided', `This login was already ${row.status}.`);
+    if (row.status !== 'pending')
+      throw new AppError('device_code_already_decided', `This login was already ${row.status}.`);
     if (row.expired) throw new AppError('device_code_expired');
     return row;
   }
 
   return {
-    async authorize(input: { clientId?: string; scope?: string; baseUrl: string; ip: string | null; userAgent: string | null }) {
+    async authorize(input: {
+      clientId?: string;
+      scope?: string;
+      baseUrl: string;
+      ip: string | null;
+      userAgent: string | null;
+    }) {
       if (!input.clientId) throw new OAuthError('invalid_request', 'client_id is required.');
-      if (!CLIENTS[input.clientId]) throw new OAuthError('invalid_client', `Unknown client "${input.clientId}".`, 401);
+      if (!CLIENTS[input.clientId])
+        throw new OAuthError('invalid_client', `Unknown client "${input.clientId}".`, 401);
       const scopes = parseScope(input.scope, input.clientId);
       const deviceCode = randomBytes(32).toString('base64url');
       let userCode = newUserCode();
@@ -84,25 +95,45 @@ export function createDeviceService(deps: { db: Db; config: Config; tokens: Toke
 
     async token(input: { grantType?: string; deviceCode?: string; clientId?: string }) {
       if (!input.grantType) throw new OAuthError('invalid_request', 'grant_type is required.');
-      if (input.grantType !== DEVICE_GRANT) throw new OAuthError('unsupported_grant_type', `Only ${DEVICE_GRANT} is supported.`);
+      if (input.grantType !== DEVICE_GRANT)
+        throw new OAuthError('unsupported_grant_type', `Only ${DEVICE_GRANT} is supported.`);
       if (!input.deviceCode) throw new OAuthError('invalid_request', 'device_code is required.');
       if (!input.clientId) throw new OAuthError('invalid_request', 'client_id is required.');
-      if (!CLIENTS[input.clientId]) throw new OAuthError('invalid_client', `Unknown client "${input.clientId}".`, 401);
+      if (!CLIENTS[input.clientId])
+        throw new OAuthError('invalid_client', `Unknown client "${input.clientId}".`, 401);
       const row = await deviceRepo.byDeviceCode(db, sha256(input.deviceCode));
-      if (!row || row.client_id !== input.clientId) throw new OAuthError('invalid_grant', 'Unknown device code.');
-      if (row.status === 'consumed') throw new OAuthError('invalid_grant', 'This device code was already used.');
-      if (row.expired && row.status !== 'denied') throw new OAuthError('expired_token', 'The device code expired; start the login again.');
+      if (!row || row.client_id !== input.clientId)
+        throw new OAuthError('invalid_grant', 'Unknown device code.');
+      if (row.status === 'consumed')
+        throw new OAuthError('invalid_grant', 'This device code was already used.');
+      if (row.expired && row.status !== 'denied')
+        throw new OAuthError('expired_token', 'The device code expired; start the login again.');
       if (row.status === 'denied') throw new OAuthError('access_denied', 'The login was denied.');
       if (!(await deviceRepo.registerPoll(db, row.id))) {
-        throw new OAuthError('slow_down', `Polling too fast; wait at least ${row.interval_seconds + 5} seconds between requests.`);
+        throw new OAuthError(
+          'slow_down',
+          `Polling too fast; wait at least ${row.interval_seconds + 5} seconds between requests.`,
+        );
       }
-      if (row.status === 'pending') throw new OAuthError('authorization_pending', 'The user has not approved the login yet.');
+      if (row.status === 'pending')
+        throw new OAuthError('authorization_pending', 'The user has not approved the login yet.');
       const userId = await deviceRepo.consume(db, row.id);
       if (!userId) throw new OAuthError('invalid_grant', 'This device code was already used.');
       const client = CLIENTS[row.client_id]?.name ?? row.client_id;
-      const issued = await tokens.issue(userId, { name: `${client} (${row.user_code})`, kind: 'cli', scopes: row.scopes, expiresAt: null });
+      const issued = await tokens.issue(userId, {
+        name: `${client} (${row.user_code})`,
+        kind: 'cli',
+        scopes: row.scopes,
+        expiresAt: null,
+      });
       await deviceRepo.linkToken(db, row.id, issued.token.id);
-      return { access_token: issued.secret, token_type: 'Bearer', scope: row.scopes.join(' '), userId, tokenId: issued.token.id };
+      return {
+        access_token: issued.secret,
+        token_type: 'Bearer',
+        scope: row.scopes.join(' '),
+        userId,
+        tokenId: issued.token.id,
+      };
     },
 
     async describe(userCode: string) {

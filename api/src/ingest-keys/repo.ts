@@ -25,12 +25,22 @@ const toKey = (r: Row): IngestKey => ({
 
 export const ingestKeysRepo = {
   async list(q: Queryable, projectId: string): Promise<IngestKey[]> {
-    const { rows } = await q.query<Row>(`SELECT ${COLS} FROM ingest_keys WHERE project_id = $1 ORDER BY created_at DESC`, [projectId]);
+    const { rows } = await q.query<Row>(
+      `SELECT ${COLS} FROM ingest_keys WHERE project_id = $1 ORDER BY created_at DESC`,
+      [projectId],
+    );
     return rows.map(toKey);
   },
   async insert(
     q: Queryable,
-    k: { projectId: string; environmentId: string; name: string; keyHash: string; prefix: string; createdBy: string },
+    k: {
+      projectId: string;
+      environmentId: string;
+      name: string;
+      keyHash: string;
+      prefix: string;
+      createdBy: string;
+    },
   ): Promise<IngestKey> {
     const { rows } = await q.query<Row>(
       `INSERT INTO ingest_keys (project_id, environment_id, name, key_hash, prefix, created_by)
@@ -47,12 +57,19 @@ export const ingestKeysRepo = {
     return rows[0] ? toKey(rows[0]) : null;
   },
   /** For the ingest endpoints of the next issue: the key's scope, if it is known and not revoked. */
-  async byHash(q: Queryable, keyHash: string): Promise<{ id: string; projectId: string; environmentId: string; revoked: boolean } | null> {
-    const { rows } = await q.query<{ id: string; project_id: string; environment_id: string; revoked_at: Date | null }>(
-      'SELECT id, project_id, environment_id, revoked_at FROM ingest_keys WHERE key_hash = $1',
-      [keyHash],
-    );
+  async byHash(
+    q: Queryable,
+    keyHash: string,
+  ): Promise<{ id: string; projectId: string; environmentId: string; revoked: boolean } | null> {
+    const { rows } = await q.query<{
+      id: string;
+      project_id: string;
+      environment_id: string;
+      revoked_at: Date | null;
+    }>('SELECT id, project_id, environment_id, revoked_at FROM ingest_keys WHERE key_hash = $1', [keyHash]);
     const r = rows[0];
-    return r ? { id: r.id, projectId: r.project_id, environmentId: r.environment_id, revoked: r.revoked_at !== null } : null;
+    return r
+      ? { id: r.id, projectId: r.project_id, environmentId: r.environment_id, revoked: r.revoked_at !== null }
+      : null;
   },
 };

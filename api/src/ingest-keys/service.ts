@@ -9,7 +9,8 @@ export function createIngestKeyService(deps: { db: Db; clock: Clock }) {
   return {
     list: (project: Project) => ingestKeysRepo.list(db, project.id),
     async create(project: Project, userId: string, input: { name: string; environmentId: string }) {
-      if (!(await environmentsRepo.get(db, project.id, input.environmentId))) throw new AppError('environment_not_found');
+      if (!(await environmentsRepo.get(db, project.id, input.environmentId)))
+        throw new AppError('environment_not_found');
       const secret = newSecret('peep_ik');
       const ingestKey = await ingestKeysRepo.insert(db, {
         projectId: project.id,

@@ -8,7 +8,8 @@ export function createMemberService(deps: { db: Db }) {
   const { db } = deps;
 
   function assertMayGrant(actorRole: Role, role: Role) {
-    if (role === 'owner' && actorRole !== 'owner') throw new AppError('forbidden', 'Only an owner can grant or change the owner role.');
+    if (role === 'owner' && actorRole !== 'owner')
+      throw new AppError('forbidden', 'Only an owner can grant or change the owner role.');
   }
 
   return {
@@ -17,8 +18,13 @@ export function createMemberService(deps: { db: Db }) {
     async add(project: Project, input: { email: string; role: Role }): Promise<Member> {
       assertMayGrant(project.role, input.role);
       const user = await usersRepo.byEmail(db, input.email);
-      if (!user) throw new AppError('user_not_found', `No user has the email ${input.email}. An instance admin can invite them first.`);
-      if (!(await membersRepo.insert(db, project.id, user.id, input.role))) throw new AppError('member_exists');
+      if (!user)
+        throw new AppError(
+          'user_not_found',
+          `No user has the email ${input.email}. An instance admin can invite them first.`,
+        );
+      if (!(await membersRepo.insert(db, project.id, user.id, input.role)))
+        throw new AppError('member_exists');
       return (await membersRepo.get(db, project.id, user.id)) as Member;
     },
 

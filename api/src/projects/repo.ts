@@ -3,7 +3,13 @@ import type { Queryable } from '@peep/pkg';
 import type { Environment, Member, Project, Role, Service } from '@peep/pkg/schemas';
 import { isoRequired } from '../core/types.js';
 
-const toEnv = (r: { id: string; slug: string; name: string; position: number; created_at: Date }): Environment => ({
+const toEnv = (r: {
+  id: string;
+  slug: string;
+  name: string;
+  position: number;
+  created_at: Date;
+}): Environment => ({
   id: r.id,
   slug: r.slug,
   name: r.name,
@@ -29,7 +35,10 @@ export const projectsRepo = {
     const { rows } = await q.query('SELECT 1 FROM projects WHERE slug = $1', [slug]);
     return rows.length > 0;
   },
-  async insert(q: Queryable, p: { slug: string; name: string; createdBy: string }): Promise<{ id: string; created_at: Date } | null> {
+  async insert(
+    q: Queryable,
+    p: { slug: string; name: string; createdBy: string },
+  ): Promise<{ id: string; created_at: Date } | null> {
     const { rows } = await q.query<{ id: string; created_at: Date }>(
       'INSERT INTO projects (slug, name, created_by) VALUES ($1, $2, $3) ON CONFLICT (slug) DO NOTHING RETURNING id, created_at',
       [p.slug, p.name, p.createdBy],
@@ -65,21 +74,42 @@ export const projectsRepo = {
 
 export const environmentsRepo = {
   async list(q: Queryable, projectId: string): Promise<Environment[]> {
-    const { rows } = await q.query<{ id: string; slug: string; name: string; position: number; created_at: Date }>(
+    const { rows } = await q.query<{
+      id: string;
+      slug: string;
+      name: string;
+      position: number;
+      created_at: Date;
+    }>(
       'SELECT id, slug, name, position, created_at FROM environments WHERE project_id = $1 ORDER BY position, created_at',
       [projectId],
     );
     return rows.map(toEnv);
   },
   async get(q: Queryable, projectId: string, id: string): Promise<Environment | null> {
-    const { rows } = await q.query<{ id: string; slug: string; name: string; position: number; created_at: Date }>(
-      'SELECT id, slug, name, position, created_at FROM environments WHERE project_id = $1 AND id = $2',
-      [projectId, id],
-    );
+    const { rows } = await q.query<{
+      id: string;
+      slug: string;
+      name: string;
+      position: number;
+      created_at: Date;
+    }>('SELECT id, slug, name, position, created_at FROM environments WHERE project_id = $1 AND id = $2', [
+      projectId,
+      id,
+    ]);
     return rows[0] ? toEnv(rows[0]) : null;
   },
-  async insert(q: Queryable, e: { projectId: string; slug: string; name: string; position: number }): Promise<Environment | null> {
-    const { rows } = await q.query<{ id: string; slug: string; name: string; position: number; created_at: Date }>(
+  async insert(
+    q: Queryable,
+    e: { projectId: string; slug: string; name: string; position: number },
+  ): Promise<Environment | null> {
+    const { rows } = await q.query<{
+      id: string;
+      slug: string;
+      name: string;
+      position: number;
+      created_at: Date;
+    }>(
       `INSERT INTO environments (project_id, slug, name, position) VALUES ($1, $2, $3, $4)
        ON CONFLICT (project_id, slug) DO NOTHING RETURNING id, slug, name, position, created_at`,
       [e.projectId, e.slug, e.name, e.position],
@@ -87,10 +117,24 @@ export const environmentsRepo = {
     return rows[0] ? toEnv(rows[0]) : null;
   },
   async shiftFrom(q: Queryable, projectId: string, position: number): Promise<void> {
-    await q.query('UPDATE environments SET position = position + 1 WHERE project_id = $1 AND position >= $2', [projectId, position]);
+    await q.query(
+      'UPDATE environments SET position = position + 1 WHERE project_id = $1 AND position >= $2',
+      [projectId, position],
+    );
   },
-  async update(q: Queryable, projectId: string, id: string, patch: { name?: string; position?: number }): Promise<Environment | null> {
-    const { rows } = await q.query<{ id: string; slug: string; name: string; position: number; created_at: Date }>(
+  async update(
+    q: Queryable,
+    projectId: string,
+    id: string,
+    patch: { name?: string; position?: number },
+  ): Promise<Environment | null> {
+    const { rows } = await q.query<{
+      id: string;
+      slug: string;
+      name: string;
+      position: number;
+      created_at: Date;
+    }>(
       `UPDATE environments SET name = COALESCE($3, name), position = COALESCE($4, position)
         WHERE project_id = $1 AND id = $2 RETURNING id, slug, name, position, created_at`,
       [projectId, id, patch.name ?? null, patch.position ?? null],
@@ -102,7 +146,10 @@ export const environmentsRepo = {
     return r.rowCount > 0;
   },
   async count(q: Queryable, projectId: string): Promise<number> {
-    const { rows } = await q.query<{ n: number }>('SELECT count(*)::int AS n FROM environments WHERE project_id = $1', [projectId]);
+    const { rows } = await q.query<{ n: number }>(
+      'SELECT count(*)::int AS n FROM environments WHERE project_id = $1',
+      [projectId],
+    );
     return rows[0]?.n ?? 0;
   },
 };
@@ -136,17 +183,28 @@ interface MemberRow {
   role: Role;
   created_at: Date;
 }
-const toMember = (r: MemberRow): Member => ({ userId: r.user_id, email: r.email, name: r.name, role: r.role, createdAt: isoRequired(r.created_at) });
+const toMember = (r: MemberRow): Member => ({
+  userId: r.user_id,
+  email: r.email,
+  name: r.name,
+  role: r.role,
+  createdAt: isoRequired(r.created_at),
+});
 const MEMBER_SELECT = `SELECT m.user_id, u.email, u.name, m.role, m.created_at
                          FROM project_members m JOIN users u ON u.id = m.user_id`;
 
 export const membersRepo = {
   async list(q: Queryable, projectId: string): Promise<Member[]> {
-    const { rows } = await q.query<MemberRow>(`${MEMBER_SELECT} WHERE m.project_id = $1 ORDER BY u.email`, [projectId]);
+    const { rows } = await q.query<MemberRow>(`${MEMBER_SELECT} WHERE m.project_id = $1 ORDER BY u.email`, [
+      projectId,
+    ]);
     return rows.map(toMember);
   },
   async get(q: Queryable, projectId: string, userId: string): Promise<Member | null> {
-    const { rows } = await q.query<MemberRow>(`${MEMBER_SELECT} WHERE m.project_id = $1 AND m.user_id = $2`, [projectId, userId]);
+    const { rows } = await q.query<MemberRow>(`${MEMBER_SELECT} WHERE m.project_id = $1 AND m.user_id = $2`, [
+      projectId,
+      userId,
+    ]);
     return rows[0] ? toMember(rows[0]) : null;
   },
   async insert(q: Queryable, projectId: string, userId: string, role: Role): Promise<boolean> {
@@ -157,7 +215,11 @@ export const membersRepo = {
     return r.rowCount > 0;
   },
   async setRole(q: Queryable, projectId: string, userId: string, role: Role): Promise<void> {
-    await q.query('UPDATE project_members SET role = $3 WHERE project_id = $1 AND user_id = $2', [projectId, userId, role]);
+    await q.query('UPDATE project_members SET role = $3 WHERE project_id = $1 AND user_id = $2', [
+      projectId,
+      userId,
+      role,
+    ]);
   },
   async delete(q: Queryable, projectId: string, userId: string): Promise<void> {
     await q.query('DELETE FROM project_members WHERE project_id = $1 AND user_id = $2', [projectId, userId]);

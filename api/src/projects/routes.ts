@@ -27,16 +27,25 @@ const noContent = { 204: { type: 'null' }, ...errorResponses };
 
 export function registerProjectRoutes(app: FastifyInstance, deps: { projects: ProjectService }) {
   const { projects } = deps;
-  const access = (req: { auth: unknown; params: { projectId: string } } & Parameters<typeof currentAuth>[0], min: Parameters<ProjectService['access']>[2]) =>
-    projects.access(currentAuth(req).user.id, req.params.projectId, min);
+  const access = (
+    req: { auth: unknown; params: { projectId: string } } & Parameters<typeof currentAuth>[0],
+    min: Parameters<ProjectService['access']>[2],
+  ) => projects.access(currentAuth(req).user.id, req.params.projectId, min);
 
-  app.get(P, { config: { auth: 'user' }, schema: { tags, response: { 200: ProjectList, ...errorResponses } } }, async (req) => ({
-    projects: await projects.list(currentAuth(req).user.id),
-  }));
+  app.get(
+    P,
+    { config: { auth: 'user' }, schema: { tags, response: { 200: ProjectList, ...errorResponses } } },
+    async (req) => ({
+      projects: await projects.list(currentAuth(req).user.id),
+    }),
+  );
 
   app.post<{ Body: Static<typeof CreateProjectRequest> }>(
     P,
-    { config: { auth: 'user', audit: 'project.create' }, schema: { tags, body: CreateProjectRequest, response: { 201: ProjectDetail, ...errorResponses } } },
+    {
+      config: { auth: 'user', audit: 'project.create' },
+      schema: { tags, body: CreateProjectRequest, response: { 201: ProjectDetail, ...errorResponses } },
+    },
     async (req, reply) => {
       const out = await projects.create(currentAuth(req).user.id, req.body);
       req.audit = { targetType: 'project', targetId: out.project.id, projectId: out.project.id };
@@ -46,19 +55,33 @@ export function registerProjectRoutes(app: FastifyInstance, deps: { projects: Pr
 
   app.get<{ Params: Static<typeof ProjectParams> }>(
     `${P}/:projectId`,
-    { config: { auth: 'user' }, schema: { tags, params: ProjectParams, response: { 200: ProjectDetail, ...errorResponses } } },
+    {
+      config: { auth: 'user' },
+      schema: { tags, params: ProjectParams, response: { 200: ProjectDetail, ...errorResponses } },
+    },
     async (req) => projects.detail(await access(req, 'viewer')),
   );
 
   app.patch<{ Params: Static<typeof ProjectParams>; Body: Static<typeof UpdateProjectRequest> }>(
     `${P}/:projectId`,
-    { config: { auth: 'user', audit: 'project.update' }, schema: { tags, params: ProjectParams, body: UpdateProjectRequest, response: { 200: ProjectDetail, ...errorResponses } } },
+    {
+      config: { auth: 'user', audit: 'project.update' },
+      schema: {
+        tags,
+        params: ProjectParams,
+        body: UpdateProjectRequest,
+        response: { 200: ProjectDetail, ...errorResponses },
+      },
+    },
     async (req) => projects.rename(await access(req, 'admin'), req.body.name),
   );
 
   app.delete<{ Params: Static<typeof ProjectParams> }>(
     `${P}/:projectId`,
-    { config: { auth: 'user', audit: 'project.delete' }, schema: { tags, params: ProjectParams, response: noContent } },
+    {
+      config: { auth: 'user', audit: 'project.delete' },
+      schema: { tags, params: ProjectParams, response: noContent },
+    },
     async (req, reply) => {
       await projects.remove(await access(req, 'owner'));
       return reply.code(204).send();
@@ -68,14 +91,22 @@ export function registerProjectRoutes(app: FastifyInstance, deps: { projects: Pr
   // ---- environments
   app.get<{ Params: Static<typeof ProjectParams> }>(
     `${P}/:projectId/environments`,
-    { config: { auth: 'user' }, schema: { tags, params: ProjectParams, response: { 200: EnvironmentList, ...errorResponses } } },
+    {
+      config: { auth: 'user' },
+      schema: { tags, params: ProjectParams, response: { 200: EnvironmentList, ...errorResponses } },
+    },
     async (req) => ({ environments: await projects.environments.list(await access(req, 'viewer')) }),
   );
   app.post<{ Params: Static<typeof ProjectParams>; Body: Static<typeof CreateEnvironmentRequest> }>(
     `${P}/:projectId/environments`,
     {
       config: { auth: 'user', audit: 'environment.create' },
-      schema: { tags, params: ProjectParams, body: CreateEnvironmentRequest, response: { 201: Type.Object({ environment: Environment }), ...errorResponses } },
+      schema: {
+        tags,
+        params: ProjectParams,
+        body: CreateEnvironmentRequest,
+        response: { 201: Type.Object({ environment: Environment }), ...errorResponses },
+      },
     },
     async (req, reply) => {
       const environment = await projects.environments.create(await access(req, 'admin'), req.body);
@@ -87,13 +118,27 @@ export function registerProjectRoutes(app: FastifyInstance, deps: { projects: Pr
     `${P}/:projectId/environments/:environmentId`,
     {
       config: { auth: 'user', audit: 'environment.update' },
-      schema: { tags, params: EnvironmentParams, body: UpdateEnvironmentRequest, response: { 200: Type.Object({ environment: Environment }), ...errorResponses } },
+      schema: {
+        tags,
+        params: EnvironmentParams,
+        body: UpdateEnvironmentRequest,
+        response: { 200: Type.Object({ environment: Environment }), ...errorResponses },
+      },
     },
-    async (req) => ({ environment: await projects.environments.update(await access(req, 'admin'), req.params.environmentId, req.body) }),
+    async (req) => ({
+      environment: await projects.environments.update(
+        await access(req, 'admin'),
+        req.params.environmentId,
+        req.body,
+      ),
+    }),
   );
   app.delete<{ Params: Static<typeof EnvironmentParams> }>(
     `${P}/:projectId/environments/:environmentId`,
-    { config: { auth: 'user', audit: 'environment.delete' }, schema: { tags, params: EnvironmentParams, response: noContent } },
+    {
+      config: { auth: 'user', audit: 'environment.delete' },
+      schema: { tags, params: EnvironmentParams, response: noContent },
+    },
     async (req, reply) => {
       await projects.environments.remove(await access(req, 'admin'), req.params.environmentId);
       return reply.code(204).send();
@@ -103,14 +148,22 @@ export function registerProjectRoutes(app: FastifyInstance, deps: { projects: Pr
   // ---- services
   app.get<{ Params: Static<typeof ProjectParams> }>(
     `${P}/:projectId/services`,
-    { config: { auth: 'user' }, schema: { tags, params: ProjectParams, response: { 200: ServiceList, ...errorResponses } } },
+    {
+      config: { auth: 'user' },
+      schema: { tags, params: ProjectParams, response: { 200: ServiceList, ...errorResponses } },
+    },
     async (req) => ({ services: await projects.services.list(await access(req, 'viewer')) }),
   );
   app.post<{ Params: Static<typeof ProjectParams>; Body: Static<typeof CreateServiceRequest> }>(
     `${P}/:projectId/services`,
     {
       config: { auth: 'user', audit: 'service.create' },
-      schema: { tags, params: ProjectParams, body: CreateServiceRequest, response: { 201: Type.Object({ service: Service }), ...errorResponses } },
+      schema: {
+        tags,
+        params: ProjectParams,
+        body: CreateServiceRequest,
+        response: { 201: Type.Object({ service: Service }), ...errorResponses },
+      },
     },
     async (req, reply) => {
       const service = await projects.services.create(await access(req, 'developer'), req.body);
@@ -120,7 +173,10 @@ export function registerProjectRoutes(app: FastifyInstance, deps: { projects: Pr
   );
   app.delete<{ Params: Static<typeof ServiceParams> }>(
     `${P}/:projectId/services/:serviceId`,
-    { config: { auth: 'user', audit: 'service.delete' }, schema: { tags, params: ServiceParams, response: noContent } },
+    {
+      config: { auth: 'user', audit: 'service.delete' },
+      schema: { tags, params: ServiceParams, response: noContent },
+    },
     async (req, reply) => {
       await projects.services.remove(await access(req, 'admin'), req.params.serviceId);
       return reply.code(204).send();

@@ -34,13 +34,19 @@ export function createProjectService(deps: { db: Db; bus: Bus }) {
     const p = await projectsRepo.forMember(db, projectId, userId);
     if (!p) throw new AppError('project_not_found');
     if (ROLE_RANK[p.role] < ROLE_RANK[min]) {
-      throw new AppError('forbidden', `This needs the ${min} role or higher in the project; you are ${p.role}.`);
+      throw new AppError(
+        'forbidden',
+        `This needs the ${min} role or higher in the project; you are ${p.role}.`,
+      );
     }
     return p;
   }
 
   async function detail(project: Project): Promise<ProjectDetail> {
-    const [environments, services] = await Promise.all([environmentsRepo.list(db, project.id), servicesRepo.list(db, project.id)]);
+    const [environments, services] = await Promise.all([
+      environmentsRepo.list(db, project.id),
+      servicesRepo.list(db, project.id),
+    ]);
     return { project, environments, services };
   }
 
@@ -49,23 +55,31 @@ export function createProjectService(deps: { db: Db; bus: Bus }) {
     detail,
     list: (userId: string) => projectsRepo.listForUser(db, userId),
 
-    async create(userId: string, input: { name: string; slug?: string; environments?: string[] }): Promise<ProjectDetail> {
+    async create(
+      userId: string,
+      input: { name: string; slug?: string; environments?: string[] },
+    ): Promise<ProjectDetail> {
       const name = input.name.trim();
       if (!name) throw new AppError('validation_failed', 'The project name is empty.');
       const envs = input.environments
-        ? input.environments.map((slug) => ({ slug, name: DEFAULT_ENVIRONMENTS.find((d) => d.slug === slug)?.name ?? slug }))
+        ? input.environments.map((slug) => ({
+            slug,
+            name: DEFAULT_ENVIRONMENTS.find((d) => d.slug === slug)?.name ?? slug,
+          }))
         : DEFAULT_ENVIRONMENTS;
       const out = await db.transaction(async (tx) => {
         let slug = input.slug ?? slugify(name);
         let row = await projectsRepo.insert(tx, { slug, name, createdBy: userId });
-        if (!row && input.slug) throw new AppError('slug_taken', `A project with the slug "${slug}" already exists.`);
+        if (!row && input.slug)
+          throw new AppError('slug_taken', `A project with the slug "${slug}" already exists.`);
         for (let i = 2; !row && i < 1000; i++) {
           slug = `${slugify(name).slice(0, 35)}-${i}`;
           row = await projectsRepo.insert(tx, { slug, name, createdBy: userId });
         }
         if (!row) throw new AppError('slug_taken');
         await membersRepo.insert(tx, row.id, userId, 'owner');
-        for (const [i, e] of envs.entries()) await environmentsRepo.insert(tx, { projectId: row.id, slug: e.slug, name: e.name, position: i });
+        for (const [i, e] of envs.entries())
+          await environmentsRepo.insert(tx, { projectId: row.id, slug: e.slug, name: e.name, position: i });
         return { id: row.id };
       });
       const project = await access(userId, out.id);
@@ -97,7 +111,12 @@ export function createProjectService(deps: { db: Db; bus: Bus }) {
           const last = (existing.at(-1)?.position ?? -1) + 1;
           const position = Math.min(input.position ?? last, last);
           await environmentsRepo.shiftFrom(tx, project.id, position);
-          const e = await environmentsRepo.insert(tx, { projectId: project.id, slug: input.slug, name: input.name ?? input.slug, position });
+          const e = await environmentsRepo.insert(tx, {
+            projectId: project.id,
+            slug: input.slug,
+            name: input.name ?? input.slug,
+            position,
+          });
           if (!e) throw new AppError('slug_taken', `The project already has an environment "${input.slug}".`);
           return e;
         });

@@ -38,7 +38,15 @@ export interface TokenWithUser {
 export const tokensRepo = {
   async create(
     q: Queryable,
-    t: { userId: string; name: string; kind: 'personal' | 'cli'; scopes: Scope[]; tokenHash: string; prefix: string; expiresAt: Date | null },
+    t: {
+      userId: string;
+      name: string;
+      kind: 'personal' | 'cli';
+      scopes: Scope[];
+      tokenHash: string;
+      prefix: string;
+      expiresAt: Date | null;
+    },
   ): Promise<ApiToken> {
     const { rows } = await q.query<TokenRow>(
       `INSERT INTO api_tokens (user_id, name, kind, scopes, token_hash, prefix, expires_at)
@@ -48,11 +56,22 @@ export const tokensRepo = {
     return toApiToken(rows[0] as TokenRow);
   },
   async listForUser(q: Queryable, userId: string): Promise<ApiToken[]> {
-    const { rows } = await q.query<TokenRow>(`SELECT ${COLS} FROM api_tokens WHERE user_id = $1 ORDER BY created_at DESC`, [userId]);
+    const { rows } = await q.query<TokenRow>(
+      `SELECT ${COLS} FROM api_tokens WHERE user_id = $1 ORDER BY created_at DESC`,
+      [userId],
+    );
     return rows.map(toApiToken);
   },
   async byHash(q: Queryable, tokenHash: string): Promise<TokenWithUser | null> {
-    const { rows } = await q.query<TokenRow & { user_id: string; email: string; user_name: string; is_admin: boolean; user_created_at: Date }>(
+    const { rows } = await q.query<
+      TokenRow & {
+        user_id: string;
+        email: string;
+        user_name: string;
+        is_admin: boolean;
+        user_created_at: Date;
+      }
+    >(
       `SELECT t.id, t.name, t.kind, t.scopes, t.prefix, t.created_at, t.last_used_at, t.expires_at, t.revoked_at,
               u.id AS user_id, u.email, u.name AS user_name, u.is_admin, u.created_at AS user_created_at
          FROM api_tokens t JOIN users u ON u.id = t.user_id WHERE t.token_hash = $1`,
@@ -65,7 +84,13 @@ export const tokensRepo = {
       lastUsedAt: r.last_used_at,
       expiresAt: r.expires_at,
       revokedAt: r.revoked_at,
-      user: { id: r.user_id, email: r.email, name: r.user_name, isAdmin: r.is_admin, createdAt: isoRequired(r.user_created_at) },
+      user: {
+        id: r.user_id,
+        email: r.email,
+        name: r.user_name,
+        isAdmin: r.is_admin,
+        createdAt: isoRequired(r.user_created_at),
+      },
     };
   },
   async touch(q: Queryable, id: string, now: Date): Promise<void> {

@@ -6,9 +6,17 @@ import { tokensRepo } from './repo.js';
 
 export function createTokenService(deps: { db: Db; clock: Clock }) {
   const { db, clock } = deps;
-  async function issue(userId: string, t: { name: string; kind: 'personal' | 'cli'; scopes: Scope[]; expiresAt: Date | null }) {
+  async function issue(
+    userId: string,
+    t: { name: string; kind: 'personal' | 'cli'; scopes: Scope[]; expiresAt: Date | null },
+  ) {
     const secret = newSecret(t.kind === 'cli' ? 'peep_cli' : 'peep_pat');
-    const token = await tokensRepo.create(db, { userId, ...t, tokenHash: sha256(secret), prefix: secret.slice(0, 13) });
+    const token = await tokensRepo.create(db, {
+      userId,
+      ...t,
+      tokenHash: sha256(secret),
+      prefix: secret.slice(0, 13),
+    });
     return { token, secret };
   }
   return {
@@ -16,10 +24,20 @@ export function createTokenService(deps: { db: Db; clock: Clock }) {
     list: (userId: string) => tokensRepo.listForUser(db, userId),
     async create(auth: AuthContext, input: { name: string; scopes: Scope[]; expiresInDays?: number }) {
       if (input.scopes.includes('admin') && !auth.scopes.includes('admin')) {
-        throw new AppError('forbidden', 'Only an instance admin (signed in with the admin scope) can create admin tokens.');
+        throw new AppError(
+          'forbidden',
+          'Only an instance admin (signed in with the admin scope) can create admin tokens.',
+        );
       }
-      const expiresAt = input.expiresInDays ? new Date(clock.now().getTime() + input.expiresInDays * 86_400_000) : null;
-      return issue(auth.user.id, { name: input.name.trim(), kind: 'personal', scopes: input.scopes, expiresAt });
+      const expiresAt = input.expiresInDays
+        ? new Date(clock.now().getTime() + input.expiresInDays * 86_400_000)
+        : null;
+      return issue(auth.user.id, {
+        name: input.name.trim(),
+        kind: 'personal',
+        scopes: input.scopes,
+        expiresAt,
+      });
     },
     async revoke(userId: string, id: string) {
       const t = await tokensRepo.revoke(db, userId, id, clock.now());
