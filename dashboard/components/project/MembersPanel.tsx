@@ -1,0 +1,196 @@
+'use client';
+import { useRouter } from 'next/navigation';
+import { type FormEvent, useCallback, useEffect, useState } from 'react';
+import { useMe } from '@/components/AppShell';
+import { ConfirmButton } from '@/components/ConfirmButton';
+import { ErrorAlert } from '@/components/ErrorAlert';
+import { api } from '@/lib/api';
+import { formatDate } from '@/lib/format';
+import { atLeast, type Member, type Project, ROLE_ORDER, type Role } from '@/lib/types';
+import styles from './project.module.css';
+
+export function MembersPanel({ project }: { project: Project }) {
+  const me = useMe();
+  const router = useRouter();
+  const [members, setMembers] = useState<Member[] | null>(null);
+  const [error, setError] = useState<unknown>(null);
+  const [email, setEmail] = useState('');
+  const [role, setRole] = useState<Role>('developer');
+  const [busy, setBusy] = useState(false);
+  const isAdmin = atLeast(project.role, 'admin');
+  const isOwner = project.role === 'owner';
+  // Admins manage everyone below owner; only owners grant or change the owner role.
+  const grantable = ROLE_ORDER.filter((r) => r !== 'owner' || isOwner);
+
+  const load = useCallback(async () => {
+    try {
+      setMembers((await api<{ members: Member[] }>(`/projects/${project.id}/members`)).members);
+    } catch (e) {
+      setError(e);
+    }
+  }, [project.id]);
+  useEffect(() => {
+    void load();
+  }, [load]);
+
+  async function add(e: FormEvent) {
+    e.preventDefault();
+    setBusy(true);
+    setError(null);
+    try {
+      await api(`/projects/${project.id}/members`, { method: 'POST', body: { email: email.trim(), role } });
+      setEmail('');
+      await load();
+    } catch (err) {
+      setError(err);
+    } finally {
+      setBusy(false);
+    }
+  }
+
+  async function changeRole(m: Member, next: Role) {
+    setError(null);
+    try {
+      await api(`/projects/${project.id}/members/${m.userId}`, { method: 'PATCH', body: { role: next } });
+      await load();
+    } catch (err) {
+      setError(err);
+    }
+  }
+
+  async function remove(m: Member) {
+    setError(null);
+    try {
+      await api(`/projects/${project.id}/members/${m.userId}`, { method: 'DELETE' });
+      if (m.userId === me.user.id) router.push('/projects');
+      else await load();
+    } catch (err) {
+      setError(err);
+    }
+  }
+
+  const canManage = (m: Member) => isAdmin && (m.role !== 'owner' || isOwner);
+
+  return (
+    <>
+      <h2 className={styles.sectionTitle}>Members</h2>
+      <ErrorAlert error={error} />
+      {members === null ? (
+        error ? null : (
+          <p className="muted" role="status">
+            Loading…
+          </p>
+        )
+      ) : (
+        <div className="table-wrap">
+          <table className="table">
+            <thead>
+              <tr>
+                <th scope="col">Name</th>
+                <th scope="col">Email</th>
+                <th scope="col">Role</th>
+                <th scope="col">Added</th>
+                <th scope="col">
+                  <span className="visually-hidden">Actions</span>
+                </th>
+              </tr>
+            </thead>
+            <tbody>
+              {members.map((m) => {
+                const self = m.userId === me.user.id;
+                return (
+                  <tr key={m.userId}>
+                    <td>
+                      <strong>{m.name}</strong> {self ? <span className="badge">you</span> : null}
+                    </td>
+                    <td>{m.email}</td>
+                    <td>
+                      {canManage(m) ? (
+                        <>
+                          <label className="visually-hidden" htmlFor={`role-${m.userId}`}>
+                            Role of {m.email}
+                          </label>
+                          <select
+                            id={`role-${m.userId}`}
+                            className="select"
+                            style={{ width: 'auto', minHeight: 28, padding: '2px 8px' }}
+                            value={m.role}
+                            onChange={(e) => void changeRole(m, e.target.value as Role)}
+                          >
+                            {grantable.map((r) => (
+                              <option key={r} value={r}>
+                                {r}
+                              </option>
+                            ))}
+                          </select>
+                        </>
+                      ) : (
+                        <span className="badge">{m.role}</span>
+                      )}
+                    </td>
+                    <td className="muted nowrap">{formatDate(m.createdAt)}</td>
+                    <td className="actions">
+                      {self ? (
+                        <ConfirmButton
+                          label="Leave"
+                          confirmLabel="Leave project"
+                          onConfirm={() => remove(m)}
+                        />
+                      ) : canManage(m) ? (
+                        <ConfirmButton label="Remove" onConfirm={() => remove(m)} />
+                      ) : null}
+                    </td>
+                  </tr>
+                );
+              })}
+            </tbody>
+          </table>
+        </div>
+      )}
+      {isAdmin ? (
+        <form onSubmit={add} className="card stack" aria-labelledby="add-member">
+          <h3 id="add-member" className={styles.sectionTitle}>
+            Add a member
+          </h3>
+          <div className="form-row">
+            <div className="field">
+              <label htmlFor="member-email">Email</label>
+              <input
+                id="member-email"
+                className="input"
+                type="email"
+                required
+                value={email}
+                onChange={(e) => setEmail(e.target.value)}
+                aria-describedby="member-hint"
+              />
+            </div>
+            <div className="field" style={{ flex: '0 1 160px' }}>
+              <label htmlFor="member-role">Role</label>
+              <select
+                id="member-role"
+                className="select"
+                value={role}
+                onChange={(e) => setRole(e.target.value as Role)}
+              >
+                {grantable.map((r) => (
+                  <option key={r} value={r}>
+                    {r}
+                  </option>
+                ))}
+              </select>
+            </div>
+            <button type="submit" className="btn btn-primary" disabled={busy} style={{ minHeight: 34 }}>
+              {busy ? 'Adding…' : 'Add member'}
+            </button>
+          </div>
+          <span id="member-hint" className="hint">
+            The person needs a peep account already (an instance admin can invite them).
+          </span>
+        </form>
+      ) : (
+        <p className="hint">Only project owners and admins can manage members.</p>
+      )}
+    </>
+  );
+}

@@ -1,0 +1,160 @@
+'use client';
+import Link from 'next/link';
+import { useParams } from 'next/navigation';
+import { type KeyboardEvent, useCallback, useEffect, useMemo, useRef, useState } from 'react';
+import { ErrorAlert } from '@/components/ErrorAlert';
+import { PageHeader } from '@/components/PageHeader';
+import { ApiError, api } from '@/lib/api';
+import { atLeast, type ProjectDetail } from '@/lib/types';
+import { AuditPanel } from './AuditPanel';
+import { EnvironmentsPanel } from './EnvironmentsPanel';
+import { IngestKeysPanel } from './IngestKeysPanel';
+import { MembersPanel } from './MembersPanel';
+import styles from './project.module.css';
+import { ServicesPanel } from './ServicesPanel';
+
+type TabId = 'environments' | 'services' | 'members' | 'ingest-keys' | 'audit';
+const TABS: { id: TabId; label: string; adminOnly: boolean }[] = [
+  { id: 'environments', label: 'Environments', adminOnly: false },
+  { id: 'services', label: 'Services', adminOnly: false },
+  { id: 'members', label: 'Members', adminOnly: false },
+  { id: 'ingest-keys', label: 'Ingest keys', adminOnly: true },
+  { id: 'audit', label: 'Audit log', adminOnly: true },
+];
+
+export function ProjectView() {
+  const params = useParams<{ projectId: string }>();
+  const projectId = params.projectId;
+  const [detail, setDetail] = useState<ProjectDetail | null>(null);
+  const [error, setError] = useState<unknown>(null);
+  const [tab, setTab] = useState<TabId>('environments');
+  const tabRefs = useRef<Record<string, HTMLButtonElement | null>>({});
+
+  const reload = useCallback(async () => {
+    try {
+      setDetail(await api<ProjectDetail>(`/projects/${encodeURIComponent(projectId)}`));
+      setError(null);
+    } catch (e) {
+      setError(e);
+    }
+  }, [projectId]);
+  useEffect(() => {
+    void reload();
+  }, [reload]);
+
+  const role = detail?.project.role ?? 'viewer';
+  const tabs = useMemo(() => TABS.filter((t) => !t.adminOnly || atLeast(role, 'admin')), [role]);
+
+  // The tab lives in the URL hash (#members), so a reload or a shared link opens the same one.
+  useEffect(() => {
+    const fromHash = () => {
+      const h = window.location.hash.slice(1);
+      if (tabs.some((t) => t.id === h)) setTab(h as TabId);
+    };
+    fromHash();
+    window.addEventListener('hashchange', fromHash);
+    return () => window.removeEventListener('hashchange', fromHash);
+  }, [tabs]);
+
+  useEffect(() => {
+    if (detail) document.title = `${detail.project.name} · peep`;
+  }, [detail]);
+
+  function select(id: TabId, focus = false) {
+    setTab(id);
+    window.history.replaceState(null, '', `#${id}`);
+    if (focus) tabRefs.current[id]?.focus();
+  }
+
+  function onTabKey(e: KeyboardEvent<HTMLDivElement>) {
+    const i = tabs.findIndex((t) => t.id === tab);
+    const move = { ArrowRight: 1, ArrowLeft: -1 }[e.key];
+    let next: number | null = move ? (i + move + tabs.length) % tabs.length : null;
+    if (e.key === 'Home') next = 0;
+    if (e.key === 'End') next = tabs.length - 1;
+    const t = next === null ? undefined : tabs[next];
+    if (t) {
+      e.preventDefault();
+      select(t.id, true);
+    }
+  }
+
+  if (error instanceof ApiError && (error.code === 'project_not_found' || error.status === 404)) {
+    return (
+      <div className="stack">
+        <PageHeader title="Project not found" />
+        <p>There is no project with this id that you are a member of.</p>
+        <p>
+          <Link href="/projects">Back to projects</Link>
+        </p>
+      </div>
+    );
+  }
+  if (!detail) {
+    return error ? (
+      <ErrorAlert error={error} title="Could not load the project." />
+    ) : (
+      <p className="muted" role="status">
+        Loading…
+      </p>
+    );
+  }
+  const { project } = detail;
+  const current = tabs.some((t) => t.id === tab) ? tab : 'environments';
+
+  return (
+    <>
+      <nav aria-label="Breadcrumb" className={styles.crumbs}>
+        <Link href="/projects">Projects</Link> <span aria-hidden="true">/</span>{' '}
+        <span aria-current="page">{project.name}</span>
+      </nav>
+      <PageHeader
+        title={project.name}
+        description={
+          <>
+            <span className="mono">{project.slug}</span> · your role:{' '}
+            <span className="badge">{project.role}</span>
+          </>
+        }
+      />
+      <div role="tablist" aria-label="Project sections" className={styles.tabs} onKeyDown={onTabKey}>
+        {tabs.map((t) => (
+          <button
+            key={t.id}
+            ref={(el) => {
+              tabRefs.current[t.id] = el;
+            }}
+            type="button"
+            role="tab"
+            id={`tab-${t.id}`}
+            aria-selected={current === t.id}
+            aria-controls={`panel-${t.id}`}
+            tabIndex={current === t.id ? 0 : -1}
+            className={styles.tab}
+            onClick={() => select(t.id)}
+          >
+            {t.label}
+          </button>
+        ))}
+      </div>
+      <div
+        role="tabpanel"
+        id={`panel-${current}`}
+        aria-labelledby={`tab-${current}`}
+        className={styles.panel}
+      >
+        {current === 'environments' ? (
+          <EnvironmentsPanel detail={detail} onChange={reload} />
+        ) : current === 'services' ? (
+          <ServicesPanel detail={detail} onChange={reload} />
+        ) : current === 'members' ? (
+          <MembersPanel project={project} />
+        ) : current === 'ingest-keys' ? (
+          <IngestKeysPanel detail={detail} />
+        ) : (
+          <AuditPanel project={project} />
+        )}
+      </div>
+    </>
+  );
+}
