@@ -4,7 +4,15 @@ import type { ReactNode } from 'react';
 
 /** Honours the visitor's reduced-motion setting for every animation below it. */
 export function MotionRoot({ children }: { children: ReactNode }) {
-  return <MotionConfig reducedMotion="user">{children}</MotionConfig>;
+  return (
+    <MotionConfig reducedMotion="user">
+      {/* Without JavaScript nothing animates in, so show everything as it is. */}
+      <noscript>
+        <style>{'[data-reveal]{opacity:1 !important;transform:none !important}'}</style>
+      </noscript>
+      {children}
+    </MotionConfig>
+  );
 }
 
 /** Fades and lifts in on first render (above the fold). */
@@ -19,6 +27,7 @@ export function FadeIn({
 }) {
   return (
     <motion.div
+      data-reveal=""
       className={className}
       initial={{ opacity: 0, y: 14 }}
       animate={{ opacity: 1, y: 0 }}
@@ -41,6 +50,7 @@ export function Reveal({
 }) {
   return (
     <motion.div
+      data-reveal=""
       className={className}
       initial={{ opacity: 0, y: 18 }}
       whileInView={{ opacity: 1, y: 0 }}
