@@ -245,22 +245,21 @@ test('dashboard in Chromium against a real peep up, with the CLI logging in by d
 
   let projectUrl = '';
   await step('create a project and work in its sections', async () => {
-    await page.getByRole('link', { name: 'Projects' }).click();
+    await page.getByRole('link', { name: 'Projects', exact: true }).click();
     await page.getByLabel('Name', { exact: true }).fill('Storefront');
     await page.getByRole('button', { name: 'Create project' }).click();
     await page.waitForURL(/\/projects\/[0-9a-f-]{36}$/);
     projectUrl = page.url();
     await page.getByRole('heading', { level: 1, name: 'Storefront' }).waitFor();
     const envs = page.getByRole('list', { name: 'Environments in promotion order' }).getByRole('listitem');
-    assert.deepEqual(
-      (await envs.allInnerTexts()).map((s) => s.split(/\s+/).find((w) => /^(dev|staging|prod)$/.test(w))),
-      ['dev', 'staging', 'prod'],
-    );
+    // Each item reads "<position> <Name> <slug> created …"; the slug is the third word.
+    const slugs = async () => (await envs.allInnerTexts()).map((s) => s.trim().split(/\s+/)[2]);
+    assert.deepEqual(await slugs(), ['dev', 'staging', 'prod']);
     await page.getByLabel('Slug').fill('qa');
     await page.getByLabel('Position').selectOption({ label: 'Before prod' });
     await page.getByRole('button', { name: 'Add environment' }).click();
     await envs.nth(3).waitFor();
-    assert.match((await envs.nth(2).textContent()) ?? '', /\bqa\b/);
+    assert.deepEqual(await slugs(), ['dev', 'staging', 'qa', 'prod']);
     await shot(page, '06-project-environments');
 
     await page.getByRole('tab', { name: 'Services' }).click();
@@ -269,7 +268,7 @@ test('dashboard in Chromium against a real peep up, with the CLI logging in by d
     await page.getByRole('cell', { name: 'Web', exact: true }).waitFor();
 
     await page.getByRole('tab', { name: 'Members' }).click();
-    await page.getByRole('cell', { name: OWNER.email }).waitFor();
+    await page.getByRole('cell', { name: OWNER.email, exact: true }).waitFor();
     await page.getByLabel('Email').fill('nobody@example.com');
     await page.getByRole('button', { name: 'Add member' }).click();
     await page.getByRole('alert').waitFor();
@@ -277,7 +276,7 @@ test('dashboard in Chromium against a real peep up, with the CLI logging in by d
 
     await page.getByRole('tab', { name: 'Ingest keys' }).click();
     await page.getByLabel('Name', { exact: true }).fill('api server');
-    await page.getByLabel('Environment').selectOption({ label: 'prod (prod)' });
+    await page.getByLabel('Environment').selectOption({ label: 'Production (prod)' });
     await page.getByRole('button', { name: 'Create key' }).click();
     assert.ok(((await page.getByTestId('secret').textContent()) ?? '').length >= 16);
     await page.getByRole('cell', { name: 'api server' }).waitFor();
@@ -329,12 +328,9 @@ test('dashboard in Chromium against a real peep up, with the CLI logging in by d
       assert.equal(await whoami.exit(30_000), 0, whoami.output());
       assert.match(whoami.output(), new RegExp(OWNER.email.replace('.', '\\.')));
 
-      // The decided code is not approvable twice.
+      // A code the CLI has already exchanged cannot be approved again.
       await page.goto(`${base}/device?user_code=${code}`);
-      await page
-        .getByText(/already approved or denied/)
-        .first()
-        .waitFor();
+      await page.getByRole('alert').first().waitFor();
       assert.equal(await page.getByRole('button', { name: 'Approve' }).count(), 0);
     },
   );
@@ -347,20 +343,46 @@ test('dashboard in Chromium against a real peep up, with the CLI logging in by d
   });
 
   await step(
-    'peep login: a denied code (opened from the verification link) makes the CLI exit non-zero',
+    'peep login: a denied code makes the CLI exit non-zero; the link works from a signed-out browser',
     async () => {
-      const login = runPeep(['login', '--server', base], { ...cliEnv, HOME: path.join(tmp, 'home2') });
+      const home2 = path.join(tmp, 'home2');
+      fs.mkdirSync(home2, { recursive: true });
+      const login = runPeep(['login', '--server', base], {
+        ...cliEnv,
+        HOME: home2,
+        XDG_CONFIG_HOME: path.join(home2, '.config'),
+      });
       cliProcs.push(login);
-      fs.mkdirSync(path.join(tmp, 'home2'), { recursive: true });
       const code = await login.waitFor(USER_CODE, 30_000);
-      await page.goto(`${base}/device?user_code=${code}`);
-      await page.getByRole('heading', { name: /wants to sign in as you/ }).waitFor();
-      await page.getByRole('button', { name: 'Deny' }).click();
-      await page.getByRole('heading', { name: 'Request denied' }).waitFor();
-      await shot(page, '13-device-denied');
+      // A fresh browser without a session opens the verification link, signs in, and comes back to it.
+      assert.ok(browser);
+      const fresh = await browser.newContext({ viewport: { width: 1280, height: 860 } });
+      fresh.setDefaultTimeout(15_000);
+      const p2 = await fresh.newPage();
+      p2.on('pageerror', (e) => consoleErrors.push(`${p2.url()}: ${e.message}`));
+      await p2.goto(`${base}/device?user_code=${code}`);
+      await p2.waitForURL(`${base}/login?next=${encodeURIComponent(`/device?user_code=${code}`)}`);
+      await p2.getByLabel('Email').fill(OWNER.email);
+      await p2.getByLabel('Password').fill(OWNER.password);
+      await p2.getByRole('button', { name: 'Sign in' }).click();
+      await p2.waitForURL(`${base}/device?user_code=${code}`);
+      await p2.getByRole('heading', { name: /wants to sign in as you/ }).waitFor();
+      await p2.getByRole('button', { name: 'Deny' }).click();
+      await p2.getByRole('heading', { name: 'Request denied' }).waitFor();
+      await p2.getByText(/return to your terminal/).waitFor();
+      await shot(p2, '13-device-denied');
       const exitCode = await login.exit(30_000);
       assert.notEqual(exitCode, 0, login.output());
-      assert.notEqual(exitCode, null);
+      assert.notEqual(exitCode, null, 'peep login exits on its own, not by a signal');
+
+      // The decided code is explained, not offered again.
+      await p2.goto(`${base}/device?user_code=${code}`);
+      await p2
+        .getByText(/already approved or denied/)
+        .first()
+        .waitFor();
+      assert.equal(await p2.getByRole('button', { name: 'Deny' }).count(), 0);
+      await fresh.close();
     },
   );
 
@@ -369,8 +391,14 @@ test('dashboard in Chromium against a real peep up, with the CLI logging in by d
     await page.getByRole('cell', { name: 'CLI', exact: true }).first().waitFor();
   });
 
-  await step('no console errors on any page', async () => {
-    assert.deepEqual(consoleErrors, []);
+  await step('no script errors and no server errors on any page', async () => {
+    // Chromium logs every 4xx fetch as a console error; the ones above are deliberate (signed out, wrong
+    // password, unknown user or code). Anything else, 5xx answers included, fails.
+    const expected4xx = /Failed to load resource: the server responded with a status of 4\d\d/;
+    assert.deepEqual(
+      consoleErrors.filter((e) => !expected4xx.test(e)),
+      [],
+    );
   });
 
   await t.test('SIGTERM stops peep up with exit code 0', async () => {
