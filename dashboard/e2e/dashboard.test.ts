@@ -295,13 +295,60 @@ test('dashboard in Chromium against a real peep up, with the CLI logging in by d
     await page.getByText('No audit entries match.').waitFor();
   });
 
+  await step('an invited teammate joins and, as a viewer, gets no admin controls', async () => {
+    const GRACE = { name: 'Grace Hopper', email: 'grace@example.com', password: 'a long enough secret' };
+    await page.goto(`${projectUrl}#members`);
+    await page.getByRole('tab', { name: 'Members', selected: true }).waitFor();
+    await page.getByLabel('Email').fill(GRACE.email);
+    await page.getByLabel('Role', { exact: true }).selectOption('viewer');
+    await page.getByRole('button', { name: 'Add member' }).click();
+    await page.getByRole('button', { name: 'Create invitation link' }).click();
+    const inviteUrl = ((await page.getByTestId('invite-url').textContent()) ?? '').trim();
+    assert.match(inviteUrl, /\/setup\?token=[A-Za-z0-9_-]+$/);
+
+    assert.ok(browser);
+    const other = await browser.newContext({ viewport: { width: 1280, height: 860 } });
+    other.setDefaultTimeout(15_000);
+    const gp = await other.newPage();
+    gp.on('pageerror', (e) => consoleErrors.push(`${gp.url()}: ${e.message}`));
+    await gp.goto(inviteUrl);
+    await gp.getByRole('heading', { name: 'Accept your invitation' }).waitFor();
+    await gp.getByLabel('Name').fill(GRACE.name);
+    await gp.getByLabel('Password').fill(GRACE.password);
+    await gp.getByRole('button', { name: 'Create account' }).click();
+    await gp.waitForURL(`${base}/projects`);
+    await gp.getByText('No projects yet').waitFor();
+
+    await page.getByLabel('Email').fill(GRACE.email);
+    await page.getByRole('button', { name: 'Add member' }).click();
+    await page.getByRole('cell', { name: GRACE.email, exact: true }).waitFor();
+
+    await gp.reload();
+    await gp.getByRole('link', { name: 'Storefront' }).click();
+    await gp.getByRole('heading', { level: 1, name: 'Storefront' }).waitFor();
+    const tabs = await gp.getByRole('tab').allTextContents();
+    assert.deepEqual(tabs, ['Environments', 'Services', 'Members']);
+    assert.equal(await gp.getByRole('button', { name: 'Add environment' }).count(), 0);
+    assert.equal(await gp.getByRole('button', { name: 'Delete' }).count(), 0);
+    await gp.getByRole('tab', { name: 'Services' }).click();
+    await gp.getByRole('cell', { name: 'Web', exact: true }).waitFor();
+    assert.equal(await gp.getByRole('button', { name: 'Add service' }).count(), 0);
+    await gp.getByRole('tab', { name: 'Members' }).click();
+    await gp.getByRole('cell', { name: OWNER.email, exact: true }).waitFor();
+    assert.equal(await gp.getByRole('combobox').count(), 0, 'a viewer cannot change roles');
+    assert.equal(await gp.getByRole('button', { name: 'Remove' }).count(), 0);
+    await gp.getByRole('button', { name: 'Leave' }).waitFor();
+    await shot(gp, '10-project-as-viewer');
+    await other.close();
+  });
+
   await step('the project page fits a 375px-wide viewport', async () => {
     const mobile = await context.newPage();
     await mobile.setViewportSize({ width: 375, height: 812 });
     await mobile.goto(projectUrl);
     await mobile.getByRole('heading', { level: 1, name: 'Storefront' }).waitFor();
     assert.equal(await horizontalOverflow(mobile), 0);
-    await shot(mobile, '10-project-375');
+    await shot(mobile, '10-project-375-wide');
     await mobile.close();
   });
 

@@ -3,8 +3,9 @@ import { useRouter } from 'next/navigation';
 import { type FormEvent, useCallback, useEffect, useState } from 'react';
 import { useMe } from '@/components/AppShell';
 import { ConfirmButton } from '@/components/ConfirmButton';
+import { CopyButton } from '@/components/CopyButton';
 import { ErrorAlert } from '@/components/ErrorAlert';
-import { api } from '@/lib/api';
+import { api, isApiError } from '@/lib/api';
 import { formatDate } from '@/lib/format';
 import { atLeast, type Member, type Project, ROLE_ORDER, type Role } from '@/lib/types';
 import styles from './project.module.css';
@@ -17,6 +18,9 @@ export function MembersPanel({ project }: { project: Project }) {
   const [email, setEmail] = useState('');
   const [role, setRole] = useState<Role>('developer');
   const [busy, setBusy] = useState(false);
+  // An instance admin adding an email without an account can invite it to peep from here.
+  const [invitable, setInvitable] = useState<string | null>(null);
+  const [invite, setInvite] = useState<{ email: string; inviteUrl: string; expiresAt: string } | null>(null);
   const isAdmin = atLeast(project.role, 'admin');
   const isOwner = project.role === 'owner';
   // Admins manage everyone below owner; only owners grant or change the owner role.
@@ -40,9 +44,11 @@ export function MembersPanel({ project }: { project: Project }) {
     try {
       await api(`/projects/${project.id}/members`, { method: 'POST', body: { email: email.trim(), role } });
       setEmail('');
+      setInvitable(null);
       await load();
     } catch (err) {
       setError(err);
+      setInvitable(isApiError(err, 'user_not_found') && me.user.isAdmin ? email.trim() : null);
     } finally {
       setBusy(false);
     }
@@ -69,12 +75,51 @@ export function MembersPanel({ project }: { project: Project }) {
     }
   }
 
+  async function createInvite(to: string) {
+    setError(null);
+    try {
+      setInvite(
+        await api<{ email: string; inviteUrl: string; expiresAt: string }>('/invites', {
+          method: 'POST',
+          body: { email: to },
+        }),
+      );
+      setInvitable(null);
+    } catch (err) {
+      setError(err);
+    }
+  }
+
   const canManage = (m: Member) => isAdmin && (m.role !== 'owner' || isOwner);
 
   return (
     <>
       <h2 className={styles.sectionTitle}>Members</h2>
       <ErrorAlert error={error} />
+      {invitable ? (
+        <div className="alert">
+          <p>
+            No peep account uses <strong>{invitable}</strong> yet. As an instance admin you can invite them.
+          </p>
+          <button type="button" className="btn btn-sm" onClick={() => void createInvite(invitable)}>
+            Create invitation link
+          </button>
+        </div>
+      ) : null}
+      {invite ? (
+        <div className="alert alert-success stack" style={{ gap: 8, color: 'var(--fg)' }}>
+          <p>
+            Send this link to <strong>{invite.email}</strong> (valid until {formatDate(invite.expiresAt)}).
+            Once they have joined, add them here.
+          </p>
+          <div style={{ display: 'flex', gap: 8, flexWrap: 'wrap', alignItems: 'center' }}>
+            <code data-testid="invite-url" style={{ wordBreak: 'break-all' }}>
+              {invite.inviteUrl}
+            </code>
+            <CopyButton value={invite.inviteUrl} />
+          </div>
+        </div>
+      ) : null}
       {members === null ? (
         error ? null : (
           <p className="muted" role="status">
