@@ -23,9 +23,9 @@ function loginUrl(): string {
 }
 
 const NAV = [
-  { href: '/projects', label: 'Projects' },
-  { href: '/settings/tokens', label: 'API tokens' },
-  { href: '/device', label: 'Device login' },
+  { href: '/projects', label: 'Projects', short: 'Projects' },
+  { href: '/settings/tokens', label: 'API tokens', short: 'Tokens' },
+  { href: '/device', label: 'Device login', short: 'Device' },
 ] as const;
 
 /** Signed-in frame for app pages: asks the API who is signed in and sends everyone else to /login. */
@@ -66,7 +66,8 @@ export function AppShell({ children }: { children: ReactNode }) {
                 return (
                   <li key={n.href}>
                     <Link href={n.href} aria-current={current ? 'page' : undefined}>
-                      {n.label}
+                      <span className={styles.long}>{n.label}</span>
+                      <span className={styles.short}>{n.short}</span>
                     </Link>
                   </li>
                 );

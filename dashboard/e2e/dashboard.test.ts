@@ -50,6 +50,7 @@ test('dashboard in Chromium against a real peep up, with the CLI logging in by d
   }
   assert.ok(fs.existsSync(BIN), `${BIN} is missing: run npm run build:ts first`);
 
+  fs.rmSync(RESULTS, { recursive: true, force: true });
   const tmp = fs.mkdtempSync(path.join(os.tmpdir(), 'peep-e2e-'));
   const cliHome = path.join(tmp, 'home');
   fs.mkdirSync(cliHome);
@@ -348,7 +349,7 @@ test('dashboard in Chromium against a real peep up, with the CLI logging in by d
     await mobile.goto(projectUrl);
     await mobile.getByRole('heading', { level: 1, name: 'Storefront' }).waitFor();
     assert.equal(await horizontalOverflow(mobile), 0);
-    await shot(mobile, '10-project-375-wide');
+    await shot(mobile, '11-project-375');
     await mobile.close();
   });
 
@@ -363,11 +364,11 @@ test('dashboard in Chromium against a real peep up, with the CLI logging in by d
       await page.getByRole('button', { name: 'Continue' }).click();
       await page.getByRole('heading', { name: /wants to sign in as you/ }).waitFor();
       await page.getByText(code, { exact: true }).waitFor();
-      await shot(page, '11-device-review');
+      await shot(page, '12-device-review');
       await page.getByRole('button', { name: 'Approve' }).click();
       await page.getByRole('heading', { name: 'Device approved' }).waitFor();
       await page.getByText(/return to your terminal/).waitFor();
-      await shot(page, '12-device-approved');
+      await shot(page, '13-device-approved');
       assert.equal(await login.exit(30_000), 0, login.output());
 
       const whoami = runPeep(['whoami', '--json'], cliEnv);
@@ -417,7 +418,7 @@ test('dashboard in Chromium against a real peep up, with the CLI logging in by d
       await p2.getByRole('button', { name: 'Deny' }).click();
       await p2.getByRole('heading', { name: 'Request denied' }).waitFor();
       await p2.getByText(/return to your terminal/).waitFor();
-      await shot(p2, '13-device-denied');
+      await shot(p2, '14-device-denied');
       const exitCode = await login.exit(30_000);
       assert.notEqual(exitCode, 0, login.output());
       assert.notEqual(exitCode, null, 'peep login exits on its own, not by a signal');

@@ -84,7 +84,7 @@ export function AuditPanel({ project }: { project: Project }) {
           <input
             id="audit-action"
             className="input"
-            placeholder="members.* or project.create"
+            placeholder="e.g. project.* or member.add"
             maxLength={100}
             value={draft.action}
             onChange={(e) => setDraft({ ...draft, action: e.target.value })}

@@ -75,7 +75,7 @@ export function EnvironmentsPanel({
             <span className={styles.envName}>
               <strong>{env.name}</strong> <span className="mono muted">{env.slug}</span>
             </span>
-            <span className="muted nowrap">created {formatDate(env.createdAt)}</span>
+            <span className={`muted nowrap ${styles.envCreated}`}>created {formatDate(env.createdAt)}</span>
             {canEdit ? (
               <ConfirmButton
                 label="Delete"
@@ -101,7 +101,7 @@ export function EnvironmentsPanel({
                 required
                 pattern={SLUG_PATTERN}
                 maxLength={40}
-                placeholder="qa"
+                placeholder="e.g. qa"
                 value={slug}
                 onChange={(e) => setSlug(e.target.value)}
               />

@@ -81,7 +81,7 @@ export function IngestKeysPanel({ detail }: { detail: ProjectDetail }) {
               className="input"
               required
               maxLength={100}
-              placeholder="api server"
+              placeholder="e.g. api server"
               value={name}
               onChange={(e) => setName(e.target.value)}
             />

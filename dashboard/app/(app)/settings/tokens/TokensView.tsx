@@ -93,7 +93,7 @@ export function TokensView() {
                 className="input"
                 required
                 maxLength={100}
-                placeholder="ci deploys"
+                placeholder="e.g. ci deploys"
                 value={name}
                 onChange={(e) => setName(e.target.value)}
               />
