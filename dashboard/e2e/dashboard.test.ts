@@ -439,6 +439,26 @@ test('dashboard in Chromium against a real peep up, with the CLI logging in by d
     await page.getByRole('cell', { name: 'CLI', exact: true }).first().waitFor();
   });
 
+  await step('the owner renames a project and deletes it after typing its slug', async () => {
+    await page.goto(`${base}/projects`);
+    await page.getByLabel('Name', { exact: true }).fill('Scratch');
+    await page.getByLabel('Slug (optional)').fill('scratch');
+    await page.getByRole('button', { name: 'Create project' }).click();
+    await page.waitForURL(/\/projects\/[0-9a-f-]{36}$/);
+    await page.getByRole('tab', { name: 'Settings' }).click();
+    await page.getByLabel('Name', { exact: true }).fill('Scratch pad');
+    await page.getByRole('button', { name: 'Save' }).click();
+    await page.getByRole('heading', { level: 1, name: 'Scratch pad' }).waitFor();
+    const del = page.getByRole('button', { name: 'Delete project' });
+    assert.equal(await del.isDisabled(), true);
+    await page.getByLabel(/to confirm/).fill('scratch');
+    await shot(page, '15-project-settings');
+    await del.click();
+    await page.waitForURL(`${base}/projects`);
+    await page.getByRole('link', { name: 'Storefront' }).waitFor();
+    assert.equal(await page.getByRole('link', { name: 'Scratch pad' }).count(), 0);
+  });
+
   await step('no script errors and no server errors on any page', async () => {
     // Chromium logs every 4xx fetch as a console error; the ones above are deliberate (signed out, wrong
     // password, unknown user or code). Anything else, 5xx answers included, fails.

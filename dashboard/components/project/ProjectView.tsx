@@ -12,14 +12,16 @@ import { IngestKeysPanel } from './IngestKeysPanel';
 import { MembersPanel } from './MembersPanel';
 import styles from './project.module.css';
 import { ServicesPanel } from './ServicesPanel';
+import { SettingsPanel } from './SettingsPanel';
 
-type TabId = 'environments' | 'services' | 'members' | 'ingest-keys' | 'audit';
+type TabId = 'environments' | 'services' | 'members' | 'ingest-keys' | 'audit' | 'settings';
 const TABS: { id: TabId; label: string; adminOnly: boolean }[] = [
   { id: 'environments', label: 'Environments', adminOnly: false },
   { id: 'services', label: 'Services', adminOnly: false },
   { id: 'members', label: 'Members', adminOnly: false },
   { id: 'ingest-keys', label: 'Ingest keys', adminOnly: true },
   { id: 'audit', label: 'Audit log', adminOnly: true },
+  { id: 'settings', label: 'Settings', adminOnly: true },
 ];
 
 export function ProjectView() {
@@ -151,8 +153,10 @@ export function ProjectView() {
           <MembersPanel project={project} />
         ) : current === 'ingest-keys' ? (
           <IngestKeysPanel detail={detail} />
-        ) : (
+        ) : current === 'audit' ? (
           <AuditPanel project={project} />
+        ) : (
+          <SettingsPanel detail={detail} onChange={reload} />
         )}
       </div>
     </>
