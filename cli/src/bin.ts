@@ -1,0 +1,220 @@
+#!/usr/bin/env node
+/**
+ * The `peep` command. Only commander and a few small local modules load here, so `peep --help` stays
+ * fast; each command's implementation is imported when it runs.
+ */
+import { type Command, CommanderError, Option, program } from 'commander';
+import { intIn, parseList, parseScopes, parseTime, ROLES } from './args.js';
+import type { Context, GlobalOptions } from './context.js';
+import { EXIT, EXIT_CODE_HELP } from './errors.js';
+import { version } from './version.js';
+
+const json = process.argv.includes('--json');
+
+const ENV_HELP = `Environment:
+  PEEP_SERVER       server URL, instead of --server
+  PEEP_TOKEN        API token to use instead of the stored login (CI); \`peep login\` stores it
+  XDG_CONFIG_HOME   credentials go to $XDG_CONFIG_HOME/peep/credentials.json (default ~/.config/peep/)
+  NO_COLOR          no colours (output is plain anyway when not a terminal)
+  PEEP_FORCE_TTY=1  allow the device login without a terminal (tests)
+  PEEP_DEBUG=1      print stack traces of unexpected errors
+  up/serve/builder/migrate read PEEP_PORT, PEEP_DATA_DIR, PEEP_DATABASE_URL, ... (docs/config.md)`;
+
+/**
+ * An action that loads its module on demand and runs inside runCommand (context, error report,
+ * exit code). `run` receives the loaded module, the context, the positional arguments and the options.
+ */
+function lazy<M, O = Record<string, unknown>>(
+  load: () => Promise<M>,
+  run: (m: M, ctx: Context, args: string[], opts: O & GlobalOptions) => Promise<void>,
+) {
+  return async (...a: unknown[]) => {
+    const cmd = a[a.length - 1] as Command;
+    const opts = cmd.optsWithGlobals<O & GlobalOptions>();
+    const { runCommand } = await import('./context.js');
+    await runCommand(opts, async (ctx) => run(await load(), ctx, cmd.processedArgs as string[], opts));
+  };
+}
+
+/** `up`, `serve`, `builder`: long-running servers that report their own failures. */
+function server(name: 'runUp' | 'runServe' | 'runBuilder') {
+  return async () => {
+    const up = await import('./up.js');
+    await up[name]();
+  };
+}
+
+const auth = () => import('./commands/auth.js');
+const projects = () => import('./commands/projects.js');
+const members = () => import('./commands/members.js');
+const tokens = () => import('./commands/tokens.js');
+
+program
+  .name('peep')
+  .description('peep: the self-hostable control plane. Run the server, log in, manage projects and tokens.')
+  .version(version(), '-V, --version')
+  .option(
+    '--server <url>',
+    'peep server URL (default: PEEP_SERVER, else your last login, else http://127.0.0.1:7070)',
+  )
+  .option('--json', 'print machine-readable JSON only (errors as {"error":{...}} on stderr)')
+  .configureHelp({ showGlobalOptions: true, sortSubcommands: false })
+  .showSuggestionAfterError()
+  .exitOverride()
+  .configureOutput({
+    // In --json mode commander's own messages become a JSON error below.
+    outputError: (str, write) => {
+      if (!json) write(str);
+    },
+  })
+  .addHelpText('after', `\n${ENV_HELP}\n\n${EXIT_CODE_HELP}\n`);
+
+program
+  .command('up')
+  .description('run the whole stack in this process: API, dashboard, builder, embedded database')
+  .action(server('runUp'));
+program
+  .command('serve')
+  .description('run the server for Kubernetes pods; parts chosen by PEEP_API, PEEP_DASHBOARD, PEEP_BUILDER')
+  .action(server('runServe'));
+program.command('builder').description('run the background workers alone').action(server('runBuilder'));
+program
+  .command('migrate')
+  .description('apply pending database migrations and print them')
+  .action(
+    lazy(
+      () => import('./commands/migrate.js'),
+      (m, ctx) => m.migrate(ctx),
+    ),
+  );
+
+program
+  .command('login')
+  .description('log in to a peep server with a device code confirmed in the browser')
+  .option(
+    '--token <token>',
+    'store this API token instead of the device login (`-` reads it from stdin); or set PEEP_TOKEN',
+  )
+  .option('--open', 'also open the verification page in the default browser')
+  .addHelpText(
+    'after',
+    '\nThe device login needs a terminal; in CI use --token or PEEP_TOKEN (exit 2 otherwise).',
+  )
+  .action(lazy(auth, (m, ctx, _args, o: { token?: string; open?: boolean }) => m.login(ctx, o)));
+program
+  .command('logout')
+  .description("revoke the CLI's token on the server and forget it locally")
+  .action(lazy(auth, (m, ctx) => m.logout(ctx)));
+program
+  .command('whoami')
+  .description('show the user and scopes of the token in use')
+  .action(lazy(auth, (m, ctx) => m.whoami(ctx)));
+
+const pj = program.command('projects').description('list, create and inspect projects');
+pj.command('ls')
+  .alias('list')
+  .description('list your projects')
+  .action(lazy(projects, (m, ctx) => m.list(ctx)));
+pj.command('create')
+  .argument('<name>', 'display name')
+  .description('create a project (default environments dev, staging, prod)')
+  .option('--slug <slug>', 'URL name: lowercase letters, digits, dashes (default: from the name)')
+  .option('--environments <slugs>', 'ordered environment slugs, comma-separated', parseList)
+  .action(
+    lazy(projects, (m, ctx, [name], o: { slug?: string; environments?: string[] }) =>
+      m.create(ctx, name as string, o),
+    ),
+  );
+pj.command('show')
+  .argument('<project>', 'project id or slug')
+  .description("show a project's environments and services")
+  .action(lazy(projects, (m, ctx, [ref]) => m.show(ctx, ref as string)));
+
+const project = () => new Option('--project <project>', 'project id or slug').makeOptionMandatory();
+const role = () => new Option('--role <role>', 'project role').choices(ROLES).makeOptionMandatory();
+type MemberOpts = { project: string; role?: (typeof ROLES)[number] };
+const mb = program.command('members').description("manage a project's members");
+mb.command('ls')
+  .alias('list')
+  .description('list members')
+  .addOption(project())
+  .action(lazy(members, (m, ctx, _a, o: MemberOpts) => m.list(ctx, o)));
+mb.command('add')
+  .argument('<email>', 'email of an existing peep user')
+  .description('add a user to the project')
+  .addOption(project())
+  .addOption(role())
+  .action(lazy(members, (m, ctx, [email], o: MemberOpts) => m.add(ctx, email as string, o)));
+mb.command('set-role')
+  .argument('<email>', "member's email")
+  .description("change a member's role")
+  .addOption(project())
+  .addOption(role())
+  .action(lazy(members, (m, ctx, [email], o: MemberOpts) => m.setRole(ctx, email as string, o)));
+mb.command('rm')
+  .alias('remove')
+  .argument('<email>', "member's email")
+  .description('remove a member from the project')
+  .addOption(project())
+  .action(lazy(members, (m, ctx, [email], o: MemberOpts) => m.remove(ctx, email as string, o)));
+
+const tk = program.command('tokens').description('personal API tokens');
+tk.command('ls')
+  .alias('list')
+  .description('list your tokens (including revoked and expired ones)')
+  .action(lazy(tokens, (m, ctx) => m.list(ctx)));
+tk.command('create')
+  .argument('<name>', 'what the token is for')
+  .description('create a token; its secret is printed once')
+  .option('--scopes <scopes>', 'comma-separated: read, write, admin', parseScopes, ['read'])
+  .option('--expires-in-days <days>', 'expire after N days (1-3650; default never)', intIn(1, 3650))
+  .action(
+    lazy(tokens, (m, ctx, [name], o: { scopes: ('read' | 'write' | 'admin')[]; expiresInDays?: number }) =>
+      m.create(ctx, name as string, o),
+    ),
+  );
+tk.command('revoke')
+  .argument('<token>', 'token id (or its name, when one active token has it)')
+  .description('revoke a token')
+  .action(lazy(tokens, (m, ctx, [ref]) => m.revoke(ctx, ref as string)));
+
+program
+  .command('audit')
+  .description("read a project's audit log, or the instance's (instance admins) without --project")
+  .option('--project <project>', 'project id or slug')
+  .option('--action <action>', 'exact action, or a prefix ending in * (e.g. "token.*")')
+  .option('--actor <actor>', 'user id or email')
+  .addOption(new Option('--outcome <outcome>', 'only successes or failures').choices(['success', 'failure']))
+  .option('--since <time>', 'from this ISO 8601 time', parseTime)
+  .option('--until <time>', 'up to this ISO 8601 time', parseTime)
+  .option('--limit <n>', 'entries per page (1-500, default 50)', intIn(1, 500))
+  .option('--cursor <cursor>', 'next page, from a previous answer')
+  .action(
+    lazy(
+      () => import('./commands/audit.js'),
+      (m, ctx, _a, o: import('./commands/audit.js').AuditOptions) => m.audit(ctx, o),
+    ),
+  );
+
+try {
+  await program.parseAsync(process.argv);
+} catch (e) {
+  if (e instanceof CommanderError) {
+    process.exitCode = e.exitCode === 0 ? EXIT.ok : EXIT.usage;
+    if (json && e.exitCode !== 0) {
+      const message =
+        e.code === 'commander.help' || e.code === 'commander.helpDisplayed'
+          ? 'a command is missing; see `peep --help`'
+          : e.message.replace(/^error: /, '');
+      process.stderr.write(
+        `${JSON.stringify({ error: { code: 'usage', message, exitCode: EXIT.usage } })}\n`,
+      );
+    }
+  } else {
+    const message = e instanceof Error ? e.message : String(e);
+    if (json)
+      process.stderr.write(`${JSON.stringify({ error: { code: 'cli_error', message, exitCode: 1 } })}\n`);
+    else process.stderr.write(`peep: ${e instanceof Error && process.env.PEEP_DEBUG ? e.stack : message}\n`);
+    process.exitCode = EXIT.failure;
+  }
+}
