@@ -75,6 +75,9 @@ export async function runCommand(
     await fn(createContext(opts, env, out));
   } catch (e) {
     const err = toCliError(e);
+    if (err.extra.status === 401 && env.PEEP_TOKEN)
+      err.extra.hint =
+        'the token in PEEP_TOKEN was refused: replace it, or unset PEEP_TOKEN to use your login';
     if (err.exitCode === EXIT.failure && err.code === 'cli_error' && env.PEEP_DEBUG && e instanceof Error)
       process.stderr.write(`${e.stack}\n`);
     out.error(err);

@@ -170,6 +170,7 @@ for (const engine of testEngines()) {
       const afterRevoke = await peep(['projects', 'ls'], asCi);
       assert.equal(afterRevoke.code, 3, afterRevoke.stderr);
       assert.match(afterRevoke.stderr, /\(token_revoked, request /);
+      assert.match(afterRevoke.stderr, /hint: the token in PEEP_TOKEN was refused/);
       const ls = JSON.parse((await peep(['tokens', 'ls', '--json'], env)).stdout);
       const row = ls.tokens.find((t: { id: string }) => t.id === created.token.id);
       assert.ok(row.revokedAt, 'listed as revoked');

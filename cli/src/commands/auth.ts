@@ -146,7 +146,8 @@ async function deviceLogin(ctx: Context, open: boolean): Promise<string> {
   let interval = (da.interval ?? 5) * 1000;
   const deadline = Date.now() + da.expires_in * 1000;
   for (;;) {
-    await sleep(interval);
+    // A little over the interval, so timer and clock granularity never make a poll early (slow_down).
+    await sleep(interval + 50);
     if (Date.now() > deadline) throw expired();
     try {
       const tokens = await oauth.processDeviceCodeResponse(
