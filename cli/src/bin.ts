@@ -96,11 +96,14 @@ program
     'store this API token instead of the device login (`-` reads it from stdin); or set PEEP_TOKEN',
   )
   .option('--open', 'also open the verification page in the default browser')
+  .option('--admin', 'also ask for the admin scope (instance admins: instance-wide audit, invitations)')
   .addHelpText(
     'after',
     '\nThe device login needs a terminal; in CI use --token or PEEP_TOKEN (exit 2 otherwise).',
   )
-  .action(lazy(auth, (m, ctx, _args, o: { token?: string; open?: boolean }) => m.login(ctx, o)));
+  .action(
+    lazy(auth, (m, ctx, _args, o: { token?: string; open?: boolean; admin?: boolean }) => m.login(ctx, o)),
+  );
 program
   .command('logout')
   .description("revoke the CLI's token on the server and forget it locally")

@@ -10,6 +10,7 @@ import * as client from 'openid-client';
 import {
   call,
   createOwner,
+  createUser,
   type SignedIn,
   startTestServer,
   type TestServer,
@@ -155,7 +156,7 @@ for (const engine of testEngines()) {
         'invalid_client',
       );
       assert.equal(
-        (await form({ client_id: 'peep-cli', scope: 'admin' }, '/api/v1/oauth/device_authorization')).body
+        (await form({ client_id: 'peep-cli', scope: 'read root' }, '/api/v1/oauth/device_authorization')).body
           .error,
         'invalid_scope',
       );
@@ -189,6 +190,24 @@ for (const engine of testEngines()) {
         .body.secret;
       const byToken = await call(s, { token: pat }, 'POST', `/api/v1/device/${c.user_code}/approve`);
       assert.equal(byToken.status, 403, 'a token cannot approve a device login');
+    });
+
+    test('the admin scope is granted to instance admins only', async () => {
+      const approveAndPoll = async (who: SignedIn) => {
+        const da = await start('read write admin');
+        await call(s, who, 'POST', `/api/v1/device/${da.user_code}/approve`);
+        await sleep(1100);
+        return (await poll(da.device_code)) as { scope?: string; access_token?: string };
+      };
+      const forOwner = await approveAndPoll(owner);
+      assert.equal(forOwner.scope, 'read write admin');
+      assert.equal(
+        (await call(s, { token: forOwner.access_token ?? '' }, 'GET', '/api/v1/audit')).status,
+        200,
+      );
+      const plain = await createUser(s, owner, 'plain-device@example.com');
+      const forPlain = await approveAndPoll(plain);
+      assert.equal(forPlain.scope, 'read write');
     });
 
     test('code entry is rate limited', async () => {

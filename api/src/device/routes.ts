@@ -25,7 +25,7 @@ export function registerDeviceRoutes(
       token_endpoint: `${base}/api/v1/oauth/token`,
       grant_types_supported: [DEVICE_GRANT],
       response_types_supported: [],
-      scopes_supported: ['read', 'write'],
+      scopes_supported: ['read', 'write', 'admin'],
       token_endpoint_auth_methods_supported: ['none'],
       service_documentation: `${base}/api/openapi.json`,
     };

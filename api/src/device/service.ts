@@ -5,6 +5,7 @@
 import { randomBytes } from 'node:crypto';
 import { AppError, type Config, type Db, newUserCode, normalizeUserCode, sha256 } from '@peep/pkg';
 import { SCOPES, type Scope } from '@peep/pkg/schemas';
+import { usersRepo } from '../auth/repo.js';
 import type { TokenService } from '../tokens/service.js';
 import { deviceRepo } from './repo.js';
 
@@ -32,10 +33,10 @@ export function createDeviceService(deps: { db: Db; config: Config; tokens: Toke
     if (!raw?.trim()) return CLIENTS[clientId]?.defaultScopes ?? ['read'];
     const asked = [...new Set(raw.trim().split(/\s+/))];
     for (const s of asked) {
-      if (!(SCOPES as readonly string[]).includes(s) || s === 'admin') {
+      if (!(SCOPES as readonly string[]).includes(s)) {
         throw new OAuthError(
           'invalid_scope',
-          `Unknown or not grantable scope "${s}"; use read and/or write.`,
+          `Unknown scope "${s}"; use read, write and (instance admins) admin.`,
         );
       }
     }
@@ -119,18 +120,21 @@ export function createDeviceService(deps: { db: Db; config: Config; tokens: Toke
         throw new OAuthError('authorization_pending', 'The user has not approved the login yet.');
       const userId = await deviceRepo.consume(db, row.id);
       if (!userId) throw new OAuthError('invalid_grant', 'This device code was already used.');
+      // `admin` is granted only to instance admins; others get the rest (the response says which).
+      const isAdmin = (await usersRepo.byId(db, userId))?.isAdmin === true;
+      const scopes = row.scopes.filter((s) => s !== 'admin' || isAdmin);
       const client = CLIENTS[row.client_id]?.name ?? row.client_id;
       const issued = await tokens.issue(userId, {
         name: `${client} (${row.user_code})`,
         kind: 'cli',
-        scopes: row.scopes,
+        scopes,
         expiresAt: null,
       });
       await deviceRepo.linkToken(db, row.id, issued.token.id);
       return {
         access_token: issued.secret,
         token_type: 'Bearer',
-        scope: row.scopes.join(' '),
+        scope: scopes.join(' '),
         userId,
         tokenId: issued.token.id,
       };

@@ -32,10 +32,10 @@ export async function audit(ctx: Context, opts: AuditOptions): Promise<void> {
       cursor: opts.cursor,
     })
     .catch((e: unknown) => {
-      // The device login grants read and write; the instance-wide log needs an admin token.
+      // The instance-wide log needs the admin scope: `peep login --admin` asks for it.
       if (!opts.project && e instanceof CliError && e.code === 'insufficient_scope')
         e.extra.hint =
-          'the instance-wide log needs a token with the admin scope: an instance admin creates one in the dashboard (API tokens) and passes it as PEEP_TOKEN; or add --project';
+          'the instance-wide log needs the admin scope: an instance admin logs in with `peep login --admin` (or passes an admin token as PEEP_TOKEN); or add --project';
       throw e;
     });
   ctx.out.result(body, () => {

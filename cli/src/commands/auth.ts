@@ -13,10 +13,13 @@ type Me = Static<typeof MeResponse>;
 
 export const CLIENT_ID = 'peep-cli';
 const SCOPE = 'read write';
+/** `peep login --admin`: also ask for the admin scope (granted only to instance admins). */
+const ADMIN_SCOPE = 'read write admin';
 
 export interface LoginOptions {
   token?: string;
   open?: boolean;
+  admin?: boolean;
 }
 
 async function readStdin(): Promise<string> {
@@ -42,7 +45,7 @@ export async function login(ctx: Context, opts: LoginOptions): Promise<void> {
       'not_a_terminal',
       'peep login needs an interactive terminal for the device login; in CI or scripts use `peep login --token TOKEN` or set PEEP_TOKEN',
     );
-  const token = await deviceLogin(ctx, opts.open === true);
+  const token = await deviceLogin(ctx, opts.open === true, opts.admin === true);
   await storeToken(ctx, token, 'device');
 }
 
@@ -87,7 +90,7 @@ function oauthFailure(e: unknown, server: string, step: string): CliError {
 }
 
 /** The device flow; resolves with the access token once the user approves in the browser. */
-async function deviceLogin(ctx: Context, open: boolean): Promise<string> {
+async function deviceLogin(ctx: Context, open: boolean, admin: boolean): Promise<string> {
   const { out } = ctx;
   const issuer = new URL(ctx.server);
   const http = issuer.protocol === 'http:' ? { [oauth.allowInsecureRequests]: true } : {};
@@ -109,7 +112,13 @@ async function deviceLogin(ctx: Context, open: boolean): Promise<string> {
     da = await oauth.processDeviceAuthorizationResponse(
       as,
       client,
-      await oauth.deviceAuthorizationRequest(as, client, auth, { scope: SCOPE }, { headers, ...http }),
+      await oauth.deviceAuthorizationRequest(
+        as,
+        client,
+        auth,
+        { scope: admin ? ADMIN_SCOPE : SCOPE },
+        { headers, ...http },
+      ),
     );
   } catch (e) {
     throw oauthFailure(e, ctx.server, 'device authorization failed');
