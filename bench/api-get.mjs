@@ -3,7 +3,16 @@
 // token (`Authorization: Bearer peep_pat_...`), on PGlite and, when PEEP_TEST_DATABASE_URL is set, on
 // PostgreSQL, in the same run. The server runs in a child process (so the load generator does not
 // share its event loop) through api/dist/testing.js: a fresh, migrated database, the real owner-setup,
-// project and token endpoints. autocannon sends at a fixed rate and corrects for coordinated omission.
+// project and token endpoints.
+//
+// Two load generators, both at the target rate over `--connections` keep-alive connections:
+//   open-loop   one request every 1/rate s on a fixed schedule, latency counted from the scheduled
+//               send time (a request that waits for a free connection counts its wait). This is the
+//               figure to quote.
+//   autocannon  `overallRate`: each connection sends its share of the second back to back, then
+//               idles until the next second (bursts of `connections` concurrent requests), and its
+//               coordinated-omission correction assumes a 1 ms interval, which weights slow answers
+//               heavily. Shown for comparison with other autocannon figures.
 //
 //   npm run bench                      # both engines when PEEP_TEST_DATABASE_URL is set
 //   node bench/api-get.mjs --rate 500 --duration 10 --connections 20 --engine pglite --json
@@ -12,6 +21,7 @@
 // Needs the TypeScript build (`npm run build:ts`).
 import { spawn } from 'node:child_process';
 import fs from 'node:fs';
+import http from 'node:http';
 import path from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { parseArgs } from 'node:util';
@@ -27,6 +37,7 @@ const { values: opts } = parseArgs({
     connections: { type: 'string', default: '20' },
     engine: { type: 'string', multiple: true },
     json: { type: 'boolean', default: false },
+    'no-autocannon': { type: 'boolean', default: false },
     profile: { type: 'string' }, // write a V8 CPU profile of each server process into this folder
     serve: { type: 'string' }, // internal: run the server for one engine and print its details
   },
@@ -79,17 +90,98 @@ async function stopServer(s) {
   if (s.child.exitCode === null) s.child.kill('SIGKILL');
 }
 
-async function load(autocannon, s, { rate, duration, connections }) {
+async function checkTarget(s) {
   const url = `${s.url}/api/v1/projects/${s.projectId}`;
   const check = await fetch(url, { headers: { authorization: `Bearer ${s.token}` } });
   if (check.status !== 200) throw new Error(`GET ${url}: ${check.status} ${await check.text()}`);
-  return autocannon({
+  return url;
+}
+
+async function withAutocannon(autocannon, s, { rate, duration, connections }) {
+  const url = await checkTarget(s);
+  const r = await autocannon({
     url,
     headers: { authorization: `Bearer ${s.token}` },
     connections,
     overallRate: rate,
     duration,
   });
+  // autocannon closes its sockets at the deadline; let the requests it abandoned finish.
+  await new Promise((res) => setTimeout(res, 1000));
+  return {
+    achieved: Math.round(r.requests.total / r.duration),
+    p50: r.latency.p50,
+    p90: r.latency.p90,
+    p99: r.latency.p99,
+    max: r.latency.max,
+    requests: r.requests.total,
+    errors: r.errors + r.timeouts,
+    non2xx: r.non2xx,
+  };
+}
+
+/** Open-loop load: request i is due at start + i/rate; its latency runs from then to the last byte. */
+async function openLoop(s, { rate, duration, connections }) {
+  const url = new URL(await checkTarget(s));
+  const agent = new http.Agent({ keepAlive: true, maxSockets: connections });
+  const headers = { authorization: `Bearer ${s.token}` };
+  const total = Math.round(rate * duration);
+  const interval = 1000 / rate;
+  const latency = new Float64Array(total).fill(Number.NaN);
+  let done = 0;
+  let errors = 0;
+  let non2xx = 0;
+  let sent = 0;
+  let lastEnd = 0;
+  const start = performance.now();
+  await new Promise((resolve) => {
+    const finish = () => {
+      lastEnd = performance.now();
+      if (++done === total) resolve();
+    };
+    const fire = (i) => {
+      const due = start + i * interval;
+      const req = http.request(
+        { agent, host: url.hostname, port: url.port, path: url.pathname, headers },
+        (res) => {
+          res.resume();
+          res.on('end', () => {
+            latency[i] = performance.now() - due;
+            if (res.statusCode < 200 || res.statusCode > 299) non2xx++;
+            finish();
+          });
+        },
+      );
+      req.setTimeout(30_000, () => req.destroy(new Error('timeout')));
+      req.on('error', () => {
+        errors++;
+        finish();
+      });
+      req.end();
+    };
+    const tick = () => {
+      const due = Math.min(total, Math.floor((performance.now() - start) / interval) + 1);
+      while (sent < due) fire(sent++);
+      if (sent < total) setTimeout(tick, Math.max(0, start + sent * interval - performance.now()));
+    };
+    tick();
+  });
+  agent.destroy();
+  const ok = Array.from(latency)
+    .filter((x) => !Number.isNaN(x))
+    .sort((a, b) => a - b);
+  const pct = (q) =>
+    ok.length ? Math.round(ok[Math.min(ok.length - 1, Math.floor(q * ok.length))] * 10) / 10 : NaN;
+  return {
+    achieved: Math.round((total * 1000) / (lastEnd - start)),
+    p50: pct(0.5),
+    p90: pct(0.9),
+    p99: pct(0.99),
+    max: ok.length ? Math.round(ok[ok.length - 1]) : NaN,
+    requests: total,
+    errors,
+    non2xx,
+  };
 }
 
 async function main() {
@@ -113,23 +205,21 @@ async function main() {
       console.error(
         `# ${engine}: warm-up ${warmup} s, then ${duration} s at ${rate} req/s, ${connections} connections`,
       );
-      if (warmup > 0) await load(autocannon, s, { rate, duration: warmup, connections });
-      const r = await load(autocannon, s, { rate, duration, connections });
+      if (warmup > 0) await openLoop(s, { rate, duration: warmup, connections });
       rows.push({
         engine,
+        load: 'open-loop',
         target: rate,
-        achieved: Math.round(r.requests.total / r.duration),
-        p50: r.latency.p50,
-        p90: r.latency.p90,
-        p99: r.latency.p99,
-        max: r.latency.max,
-        requests: r.requests.total,
-        errors: r.errors + r.timeouts,
-        non2xx: r.non2xx,
+        ...(await openLoop(s, { rate, duration, connections })),
       });
+      if (!opts['no-autocannon'])
+        rows.push({
+          engine,
+          load: 'autocannon',
+          target: rate,
+          ...(await withAutocannon(autocannon, s, { rate, duration, connections })),
+        });
     } finally {
-      // autocannon closes its sockets at the deadline; let the requests it abandoned finish first.
-      await new Promise((r) => setTimeout(r, 1000));
       await stopServer(s);
     }
   }
@@ -140,6 +230,7 @@ async function main() {
   }
   const head = [
     'engine',
+    'load',
     'target/s',
     'achieved/s',
     'p50 ms',
@@ -151,12 +242,16 @@ async function main() {
     'non-2xx',
   ];
   const body = rows.map((r) =>
-    [r.engine, r.target, r.achieved, r.p50, r.p90, r.p99, r.max, r.requests, r.errors, r.non2xx].map(String),
+    [r.engine, r.load, r.target, r.achieved, r.p50, r.p90, r.p99, r.max, r.requests, r.errors, r.non2xx].map(
+      String,
+    ),
   );
   const widths = head.map((h, i) => Math.max(h.length, ...body.map((b) => b[i].length)));
   const line = (cells) =>
-    cells.map((c, i) => (i === 0 ? c.padEnd(widths[i]) : c.padStart(widths[i]))).join('  ');
-  console.log(`\nGET /api/v1/projects/:id with a bearer token (node ${process.version})`);
+    cells.map((c, i) => (i < 2 ? c.padEnd(widths[i]) : c.padStart(widths[i]))).join('  ');
+  console.log(
+    `\nGET /api/v1/projects/:id with a bearer token, ${connections} connections, ${duration} s (node ${process.version})`,
+  );
   console.log(line(head));
   for (const b of body) console.log(line(b));
   if (rows.some((r) => r.errors || r.non2xx)) process.exitCode = 1;
