@@ -89,6 +89,22 @@ import x from './local.js';`;
     assert.ok(problems.includes('test file packed: dist/bin.test.js'));
   });
 
+  test('a dependency that is a private package (a workspace sibling) is reported', () => {
+    const dir = makePackage(
+      {
+        'dist/bin.js': "#!/usr/bin/env node\nimport '@example/server';\n",
+        'node_modules/@example/server/package.json': JSON.stringify({
+          name: '@example/server',
+          private: true,
+        }),
+      },
+      { dependencies: { '@example/server': '1.2.3' } },
+    );
+    assert.deepEqual(checkCliPackage(dir), [
+      'depends on @example/server, which is private: users could not install it',
+    ]);
+  });
+
   test('an unbuilt bin is reported', () => {
     const dir = makePackage({ 'dist/other.js': 'export {};\n' });
     assert.deepEqual(checkCliPackage(dir), [

@@ -2,8 +2,8 @@
  * Release checks of an npm package with a `bin` (the `peep` CLI, `@peep/cli`), run on what
  * `npm pack --dry-run` would publish: the bin target is packed, executable as a script (shebang), no
  * test files ride along, every package the packed code imports is a declared dependency (a workspace
- * sibling is not installed for the users of a published package), and the manifest has what npm and
- * users need. `ci/publish-cli.sh` runs it before `npm publish --dry-run`.
+ * sibling is not installed for the users of a published package) and none of them is private, and the
+ * manifest has what npm and users need. `ci/publish-cli.sh` runs it before `npm publish --dry-run`.
  *
  *   node ci/dist/cli-package.js [package-dir]      # prints each problem, exits 1 if any
  */
@@ -57,6 +57,15 @@ export function importedPackages(source: string): string[] {
   return [...names].sort();
 }
 
+/** The manifest of `name` as Node would resolve it from `dir` (node_modules up the tree), if any. */
+function findInstalled(dir: string, name: string): Manifest | null {
+  for (let d = path.resolve(dir); ; d = path.dirname(d)) {
+    const p = path.join(d, 'node_modules', name, 'package.json');
+    if (fs.existsSync(p)) return JSON.parse(fs.readFileSync(p, 'utf8')) as Manifest;
+    if (path.dirname(d) === d) return null;
+  }
+}
+
 /** Every problem that would make the published package broken or leaky; empty when it is fine. */
 export function checkCliPackage(dir: string): string[] {
   const problems: string[] = [];
@@ -102,6 +111,12 @@ export function checkCliPackage(dir: string): string[] {
   }
   for (const [name, where] of missing)
     problems.push(`imports ${name} (${where.join(', ')}) but does not declare it in dependencies`);
+
+  // A dependency that is a private package here (a workspace sibling) cannot be installed by users.
+  for (const name of Object.keys(pkg.dependencies ?? {})) {
+    const manifest = findInstalled(dir, name);
+    if (manifest?.private) problems.push(`depends on ${name}, which is private: users could not install it`);
+  }
   return problems;
 }
 
