@@ -1,13 +1,13 @@
 #!/usr/bin/env node
 // Start-up figures of the embedded stack, measured from outside like a user sees them:
-//   cold start   `peep up` on a fresh data directory (PGlite initdb + migrations; dashboard already built)
+//   cold start   `peep up` on a fresh data directory (PGlite initdb + migrations; dashboard already built), 3 times
 //   warm start   `peep up` again on the same data directory (3 times)
 //   shutdown     SIGTERM to exit
 //   --help       `peep --help` wall time (median of 10)
 // Time to ready = from spawning `node cli/dist/bin.js up` until GET /ready answers 200 (polled every
 // 20 ms). Needs `npm run build:ts`; builds the dashboard first if it has no build.
 //
-//   node bench/startup.mjs [--warm 3] [--help-runs 10] [--cold 1] [--json]
+//   node bench/startup.mjs [--cold 3] [--warm 3] [--help-runs 10] [--json]
 import { spawn, spawnSync } from 'node:child_process';
 import fs from 'node:fs';
 import net from 'node:net';
@@ -22,7 +22,7 @@ const bin = path.join(root, 'cli/dist/bin.js');
 
 const { values: opts } = parseArgs({
   options: {
-    cold: { type: 'string', default: '1' },
+    cold: { type: 'string', default: '3' },
     warm: { type: 'string', default: '3' },
     'help-runs': { type: 'string', default: '10' },
     json: { type: 'boolean', default: false },
