@@ -48,6 +48,11 @@ export interface Api {
   app: FastifyInstance;
   /** Every route with its auth mode and audit action (checked by a test). */
   routes: RouteInfo[];
+  /**
+   * Resolves when no handler is running (or after `timeoutMs`). `app.close()` waits for open
+   * connections, but a handler whose client hung up keeps running; call this before closing the database.
+   */
+  drain(timeoutMs: number): Promise<void>;
   auth: ReturnType<typeof createAuthService>;
   device: ReturnType<typeof createDeviceService>;
 }
@@ -82,9 +87,43 @@ export async function buildApi(
     for (const method of [r.method].flat())
       routes.push({ method, url: r.url, auth: r.config?.auth, audit: r.config?.audit });
   });
+  let running = 0;
+  let idle: (() => void) | null = null;
+  const handled = new WeakSet<object>();
   app.addHook('onRequest', async (req, reply) => {
     reply.header('x-request-id', req.id);
+    running++;
+    handled.add(req);
   });
+  // Every request that passed onRequest is answered exactly once through onSend (success or error),
+  // even when its client is gone.
+  app.addHook('onSend', async (req, _reply, payload) => {
+    if (handled.delete(req)) {
+      running--;
+      if (running === 0) idle?.();
+    }
+    return payload;
+  });
+  const started = new WeakSet<object>();
+  app.addHook('preHandler', async (req) => {
+    started.add(req);
+  });
+  // A client that hangs up before its handler starts leaves nothing running.
+  app.addHook('onRequestAbort', async (req) => {
+    if (!started.has(req) && handled.delete(req)) {
+      running--;
+      if (running === 0) idle?.();
+    }
+  });
+  const drain = (timeoutMs: number) =>
+    new Promise<void>((resolve) => {
+      if (running === 0) return resolve();
+      const t = setTimeout(resolve, timeoutMs);
+      idle = () => {
+        clearTimeout(t);
+        resolve();
+      };
+    });
   // JSON only: Fastify's default text/plain parser would accept bodies no route documents.
   app.removeContentTypeParser('text/plain');
 
@@ -148,7 +187,7 @@ export async function buildApi(
   app.get('/api/openapi.json', { schema: { hide: true } }, async () => app.swagger());
 
   await app.ready();
-  return { app, routes, auth, device };
+  return { app, routes, drain, auth, device };
 }
 
 /** CORS is closed unless PEEP_CORS_ORIGINS lists origins. */

@@ -150,6 +150,7 @@ export async function startTestServer(
     api,
     async close() {
       await api.app.close();
+      await api.drain(10_000);
       await bus.close();
       await t.drop();
     },

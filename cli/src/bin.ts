@@ -18,7 +18,7 @@ const ENV_HELP = `Environment:
   NO_COLOR          no colours (output is plain anyway when not a terminal)
   PEEP_FORCE_TTY=1  allow the device login without a terminal (tests)
   PEEP_DEBUG=1      print stack traces of unexpected errors
-  up/serve/builder/migrate read PEEP_PORT, PEEP_DATA_DIR, PEEP_DATABASE_URL, ... (docs/config.md)`;
+  up/serve/builder/migrate read PEEP_PORT, PEEP_DATA_DIR, DATABASE_URL, ... (docs/config.md)`;
 
 /**
  * An action that loads its module on demand and runs inside runCommand (context, error report,

@@ -146,8 +146,10 @@ export async function startStack(config: Config, log: Logger, events: StackEvent
         if (closed) return;
         closed = true;
         // Stop accepting, let in-flight requests finish (Fastify's close waits for them), then the rest.
-        if (api) await api.app.close();
-        else await new Promise<void>((resolve) => server.close(() => resolve()));
+        if (api) {
+          await api.app.close();
+          await api.drain(10_000);
+        } else await new Promise<void>((resolve) => server.close(() => resolve()));
         await builder?.stop();
         await bus.close();
         for (const c of cleanups.reverse())

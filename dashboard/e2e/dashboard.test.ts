@@ -272,7 +272,8 @@ test('dashboard in Chromium against a real peep up, with the CLI logging in by d
     await page.getByRole('cell', { name: OWNER.email, exact: true }).waitFor();
     await page.getByLabel('Email').fill('nobody@example.com');
     await page.getByRole('button', { name: 'Add member' }).click();
-    await page.getByRole('alert').waitFor();
+    // Scoped by text: Next.js's route announcer is also a role=alert element.
+    await page.getByRole('alert').filter({ hasText: 'nobody@example.com' }).waitFor();
     await shot(page, '07-project-members');
 
     await page.getByRole('tab', { name: 'Ingest keys' }).click();
@@ -378,7 +379,7 @@ test('dashboard in Chromium against a real peep up, with the CLI logging in by d
 
       // A code the CLI has already exchanged cannot be approved again.
       await page.goto(`${base}/device?user_code=${code}`);
-      await page.getByRole('alert').first().waitFor();
+      await page.getByRole('alert').filter({ hasText: /code/i }).first().waitFor();
       assert.equal(await page.getByRole('button', { name: 'Approve' }).count(), 0);
     },
   );

@@ -24,8 +24,11 @@ export function validateOptions(o: PeepSdkOptions): PeepSdkOptions {
   } catch {
     throw new TypeError(`peep sdk: endpoint must be a URL, got "${o.endpoint}"`);
   }
-  if (url.protocol !== 'http:' && url.protocol !== 'https:') throw new TypeError('peep sdk: endpoint must be http(s)');
-  if (!o.ingestKey.startsWith('peep_ik_')) throw new TypeError('peep sdk: ingestKey must be an ingest key (peep_ik_…)');
-  if (!/^[a-z0-9][a-z0-9-]{0,62}$/.test(o.service)) throw new TypeError('peep sdk: service must be lowercase letters, digits and dashes');
+  if (url.protocol !== 'http:' && url.protocol !== 'https:')
+    throw new TypeError('peep sdk: endpoint must be http(s)');
+  if (!o.ingestKey.startsWith('peep_ik_'))
+    throw new TypeError('peep sdk: ingestKey must be an ingest key (peep_ik_…)');
+  if (!/^[a-z0-9][a-z0-9-]{0,62}$/.test(o.service))
+    throw new TypeError('peep sdk: service must be lowercase letters, digits and dashes');
   return { ...o, endpoint: url.toString().replace(/\/$/, '') };
 }

@@ -1,4 +1,4 @@
-/** `peep migrate`: applies pending SQL migrations to the configured database (PEEP_DATABASE_URL or the data dir). */
+/** `peep migrate`: applies pending SQL migrations to the configured database (DATABASE_URL, else the embedded database in PEEP_DATA_DIR). */
 import type { Context } from '../context.js';
 
 export async function migrate(ctx: Context): Promise<void> {
