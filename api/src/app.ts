@@ -19,6 +19,7 @@ import { createAuditService } from './audit/service.js';
 import { registerAuthRoutes } from './auth/routes.js';
 import { createAuthService } from './auth/service.js';
 import { registerAuth } from './core/auth.js';
+import { createAuthCache } from './core/auth-cache.js';
 import { registerErrorHandling } from './core/errors.js';
 import { registerHealth } from './core/health.js';
 import { createMetrics, registerMetrics } from './core/metrics.js';
@@ -165,12 +166,19 @@ export async function buildApi(
 
   const metrics = createMetrics();
   registerMetrics(app, metrics, config.metricsToken);
-  registerAuth(app, { db, clock });
+  // Exact only with one API process (see auth-cache.ts): on for the embedded database.
+  const authCache = createAuthCache({
+    enabled: db.engine === 'pglite',
+    ttlMs: 30_000,
+    max: 10_000,
+    bus: deps.bus,
+  });
+  registerAuth(app, { db, clock, cache: authCache });
   registerHealth(app, { db });
 
   const audit = createAuditService({ db, log });
-  const auth = createAuthService({ db, config, clock });
-  const tokens = createTokenService({ db, clock });
+  const auth = createAuthService({ db, config, clock, bus: deps.bus });
+  const tokens = createTokenService({ db, clock, bus: deps.bus });
   const device = createDeviceService({ db, config, tokens });
   const projects = createProjectService({ db, bus: deps.bus });
   const members = createMemberService({ db });

@@ -1,7 +1,8 @@
 /** Owner setup, invitations, password sign-in and dashboard sessions. */
 import { randomBytes } from 'node:crypto';
 import { Algorithm, hash, verify } from '@node-rs/argon2';
-import { AppError, type Config, type Db, newSecret, sha256 } from '@peep/pkg';
+import { AppError, type Bus, type Config, type Db, newSecret, sha256 } from '@peep/pkg';
+import { AUTH_REVOKED, type AuthRevoked } from '../core/auth-cache.js';
 import type { AuthUser, Clock } from '../core/types.js';
 import { sessionsRepo, setupTokensRepo, usersRepo } from './repo.js';
 
@@ -17,8 +18,8 @@ export interface NewSession {
   expiresAt: Date;
 }
 
-export function createAuthService(deps: { db: Db; config: Config; clock: Clock }) {
-  const { db, config, clock } = deps;
+export function createAuthService(deps: { db: Db; config: Config; clock: Clock; bus: Bus }) {
+  const { db, config, clock, bus } = deps;
 
   async function startSession(
     user: AuthUser,
@@ -138,6 +139,7 @@ export function createAuthService(deps: { db: Db; config: Config; clock: Clock }
 
     async logout(sessionId: string) {
       await sessionsRepo.revoke(db, sessionId, clock.now());
+      bus.publish<AuthRevoked>(AUTH_REVOKED, { sessionId });
     },
   };
 }

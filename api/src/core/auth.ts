@@ -6,6 +6,7 @@ import { AppError, type Db, safeEqual, sha256 } from '@peep/pkg';
 import type { FastifyInstance, FastifyRequest } from 'fastify';
 import { sessionsRepo } from '../auth/repo.js';
 import { tokensRepo } from '../tokens/repo.js';
+import type { AuthCache } from './auth-cache.js';
 import type { AuthContext, Clock } from './types.js';
 
 export const SESSION_COOKIE = 'peep_session';
@@ -22,9 +23,26 @@ function bearer(req: FastifyRequest): string | null {
   return m[1] ?? null;
 }
 
-async function resolve(req: FastifyRequest, db: Db, clock: Clock): Promise<AuthContext | null> {
+async function resolve(
+  req: FastifyRequest,
+  db: Db,
+  clock: Clock,
+  cache: AuthCache,
+): Promise<AuthContext | null> {
   const now = clock.now();
   const token = bearer(req);
+  const cookie = token ? null : req.cookies?.[SESSION_COOKIE];
+  if (!token && !cookie) return null;
+  const key = token ? `t:${sha256(token)}` : `s:${sha256(cookie ?? '')}`;
+  const hit = cache.get(key, now.getTime());
+  if (hit) {
+    if (now.getTime() - hit.touchedAt > TOUCH_EVERY_MS) {
+      hit.touchedAt = now.getTime();
+      if (hit.ctx.tokenId) await tokensRepo.touch(db, hit.ctx.tokenId, now);
+      else if (hit.ctx.sessionId) await sessionsRepo.touch(db, hit.ctx.sessionId, now);
+    }
+    return hit.ctx;
+  }
   if (token) {
     if (!token.startsWith('peep_pat_') && !token.startsWith('peep_cli_')) {
       throw new AppError(
@@ -32,33 +50,41 @@ async function resolve(req: FastifyRequest, db: Db, clock: Clock): Promise<AuthC
         'Unknown token. Personal tokens start with peep_pat_, CLI tokens with peep_cli_.',
       );
     }
-    const t = await tokensRepo.byHash(db, sha256(token));
+    const t = await tokensRepo.byHash(db, key.slice(2));
     if (!t) throw new AppError('unauthenticated', 'Unknown token.');
     if (t.revokedAt) throw new AppError('token_revoked');
     if (t.expiresAt && t.expiresAt <= now) throw new AppError('token_expired');
-    if (!t.lastUsedAt || now.getTime() - t.lastUsedAt.getTime() > TOUCH_EVERY_MS) {
+    let touchedAt = t.lastUsedAt?.getTime() ?? 0;
+    if (now.getTime() - touchedAt > TOUCH_EVERY_MS) {
       await tokensRepo.touch(db, t.token.id, now);
+      touchedAt = now.getTime();
     }
-    return { user: t.user, kind: 'token', scopes: t.token.scopes, tokenId: t.token.id };
+    const ctx: AuthContext = { user: t.user, kind: 'token', scopes: t.token.scopes, tokenId: t.token.id };
+    cache.set(key, { ctx, expiresAt: t.expiresAt, touchedAt, cachedAt: now.getTime() });
+    return ctx;
   }
-  const cookie = req.cookies?.[SESSION_COOKIE];
-  if (!cookie) return null;
-  const s = await sessionsRepo.byTokenHash(db, sha256(cookie));
+  const s = await sessionsRepo.byTokenHash(db, key.slice(2));
   if (!s || s.revokedAt) throw new AppError('unauthenticated', 'Your session ended. Sign in again.');
   if (s.expiresAt <= now) throw new AppError('token_expired', 'Your session expired. Sign in again.');
-  if (now.getTime() - s.lastSeenAt.getTime() > TOUCH_EVERY_MS) await sessionsRepo.touch(db, s.sessionId, now);
-  return {
+  let touchedAt = s.lastSeenAt.getTime();
+  if (now.getTime() - touchedAt > TOUCH_EVERY_MS) {
+    await sessionsRepo.touch(db, s.sessionId, now);
+    touchedAt = now.getTime();
+  }
+  const ctx: AuthContext = {
     user: s.user,
     kind: 'session',
     scopes: ['read', 'write', ...(s.user.isAdmin ? (['admin'] as const) : [])],
     sessionId: s.sessionId,
     csrfHash: s.csrfHash,
   };
+  cache.set(key, { ctx, expiresAt: s.expiresAt, touchedAt, cachedAt: now.getTime() });
+  return ctx;
 }
 
 const SAFE = new Set(['GET', 'HEAD', 'OPTIONS']);
 
-export function registerAuth(app: FastifyInstance, deps: { db: Db; clock: Clock }) {
+export function registerAuth(app: FastifyInstance, deps: { db: Db; clock: Clock; cache: AuthCache }) {
   app.decorateRequest('auth', null);
   app.decorateRequest('audit', null as never);
   app.addHook('onRequest', async (req) => {
@@ -70,10 +96,10 @@ export function registerAuth(app: FastifyInstance, deps: { db: Db; clock: Clock 
     if (mode === 'public') {
       // Public routes still learn who is calling when they can (e.g. logout, setup status); a bad token
       // on a public route is ignored rather than failing the call.
-      req.auth = await resolve(req, deps.db, deps.clock).catch(() => null);
+      req.auth = await resolve(req, deps.db, deps.clock, deps.cache).catch(() => null);
       return;
     }
-    const auth = await resolve(req, deps.db, deps.clock);
+    const auth = await resolve(req, deps.db, deps.clock, deps.cache);
     if (!auth) throw new AppError('unauthenticated', 'Sign in, or send "Authorization: Bearer <token>".');
     req.auth = auth;
     req.audit.actorEmail = auth.user.email;

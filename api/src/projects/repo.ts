@@ -1,6 +1,6 @@
 /** All SQL for projects, their environments, services and memberships. */
 import type { Queryable } from '@peep/pkg';
-import type { Environment, Member, Project, Role, Service } from '@peep/pkg/schemas';
+import type { Environment, Member, Project, ProjectDetail, Role, Service } from '@peep/pkg/schemas';
 import { isoRequired } from '../core/types.js';
 
 const toEnv = (r: {
@@ -63,6 +63,36 @@ export const projectsRepo = {
       [projectId, userId],
     );
     return rows[0] ? toProject(rows[0]) : null;
+  },
+  /** Project, role, environments and services in one round trip (the project page's read). */
+  async detailForMember(q: Queryable, projectId: string, userId: string): Promise<ProjectDetail | null> {
+    const { rows } = await q.query<{
+      id: string;
+      slug: string;
+      name: string;
+      role: Role;
+      created_at: Date;
+      environments: { id: string; slug: string; name: string; position: number; created_at: string }[] | null;
+      services: { id: string; slug: string; name: string; created_at: string }[] | null;
+    }>(
+      `SELECT p.id, p.slug, p.name, m.role, p.created_at,
+              (SELECT json_agg(json_build_object('id', e.id, 'slug', e.slug, 'name', e.name, 'position', e.position,
+                                                 'created_at', e.created_at) ORDER BY e.position, e.created_at)
+                 FROM environments e WHERE e.project_id = p.id) AS environments,
+              (SELECT json_agg(json_build_object('id', s.id, 'slug', s.slug, 'name', s.name, 'created_at', s.created_at)
+                                ORDER BY s.name, s.id)
+                 FROM services s WHERE s.project_id = p.id) AS services
+         FROM projects p JOIN project_members m ON m.project_id = p.id
+        WHERE p.id = $1 AND m.user_id = $2`,
+      [projectId, userId],
+    );
+    const r = rows[0];
+    if (!r) return null;
+    return {
+      project: toProject(r),
+      environments: (r.environments ?? []).map((e) => toEnv({ ...e, created_at: new Date(e.created_at) })),
+      services: (r.services ?? []).map((x) => toService({ ...x, created_at: new Date(x.created_at) })),
+    };
   },
   async rename(q: Queryable, projectId: string, name: string): Promise<void> {
     await q.query('UPDATE projects SET name = $2 WHERE id = $1', [projectId, name]);

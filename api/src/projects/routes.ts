@@ -59,7 +59,7 @@ export function registerProjectRoutes(app: FastifyInstance, deps: { projects: Pr
       config: { auth: 'user' },
       schema: { tags, params: ProjectParams, response: { 200: ProjectDetail, ...errorResponses } },
     },
-    async (req) => projects.detail(await access(req, 'viewer')),
+    async (req) => projects.get(currentAuth(req).user.id, req.params.projectId),
   );
 
   app.patch<{ Params: Static<typeof ProjectParams>; Body: Static<typeof UpdateProjectRequest> }>(

@@ -53,6 +53,12 @@ export function createProjectService(deps: { db: Db; bus: Bus }) {
   return {
     access,
     detail,
+    /** The project page: one query, same 404 for strangers as `access`. */
+    async get(userId: string, projectId: string): Promise<ProjectDetail> {
+      const d = await projectsRepo.detailForMember(db, projectId, userId);
+      if (!d) throw new AppError('project_not_found');
+      return d;
+    },
     list: (userId: string) => projectsRepo.listForUser(db, userId),
 
     async create(

@@ -1,11 +1,12 @@
 /** Personal API tokens: the secret is returned once and only its SHA-256 is stored. */
-import { AppError, type Db, newSecret, sha256 } from '@peep/pkg';
+import { AppError, type Bus, type Db, newSecret, sha256 } from '@peep/pkg';
 import type { Scope } from '@peep/pkg/schemas';
+import { AUTH_REVOKED, type AuthRevoked } from '../core/auth-cache.js';
 import type { AuthContext, Clock } from '../core/types.js';
 import { tokensRepo } from './repo.js';
 
-export function createTokenService(deps: { db: Db; clock: Clock }) {
-  const { db, clock } = deps;
+export function createTokenService(deps: { db: Db; clock: Clock; bus: Bus }) {
+  const { db, clock, bus } = deps;
   async function issue(
     userId: string,
     t: { name: string; kind: 'personal' | 'cli'; scopes: Scope[]; expiresAt: Date | null },
@@ -42,6 +43,7 @@ export function createTokenService(deps: { db: Db; clock: Clock }) {
     async revoke(userId: string, id: string) {
       const t = await tokensRepo.revoke(db, userId, id, clock.now());
       if (!t) throw new AppError('token_not_found');
+      bus.publish<AuthRevoked>(AUTH_REVOKED, { tokenId: t.id });
       return t;
     },
   };
