@@ -2,111 +2,14 @@
  * Real servers for tests and benchmarks: the API on a random loopback port over a fresh database,
  * PGlite always and PostgreSQL when PEEP_TEST_DATABASE_URL is set (CI sets it). Nothing is mocked.
  */
-import { randomBytes } from 'node:crypto';
-import fs from 'node:fs';
-import os from 'node:os';
-import path from 'node:path';
-import {
-  type Config,
-  createLogger,
-  createMemoryBus,
-  type Db,
-  loadConfig,
-  migrate,
-  openDb,
-  readMigrations,
-} from '@peep/pkg';
+import { type Config, createLogger, createMemoryBus, type Db, loadConfig } from '@peep/pkg';
 import type { User } from '@peep/pkg/schemas';
+import { type Engine, openTestDb } from '@peep/pkg/testing';
 import { type Api, buildApi } from './app.js';
 import { systemClock } from './core/types.js';
 
-export type Engine = 'pglite' | 'postgres';
-
-/** The engines the suite runs on. Under CI=true a missing PostgreSQL is an error, not a skip. */
-export function testEngines(): Engine[] {
-  const url = process.env.PEEP_TEST_DATABASE_URL;
-  if (!url) {
-    if (process.env.CI === 'true')
-      throw new Error('CI=true but PEEP_TEST_DATABASE_URL is not set: the PostgreSQL suites cannot run');
-    if (!warned) {
-      warned = true;
-      console.log('# PEEP_TEST_DATABASE_URL not set: PostgreSQL suites skipped (PGlite suites run)');
-    }
-    return ['pglite'];
-  }
-  return ['pglite', 'postgres'];
-}
-let warned = false;
-
-function templateDir(): string {
-  const sum = readMigrations()
-    .map((m) => m.checksum.slice(0, 8))
-    .join('');
-  return path.join(os.tmpdir(), `peep-pglite-template-${Buffer.from(sum).toString('base64url').slice(-24)}`);
-}
-
-/** A migrated PGlite data directory made once per machine and copied per server (initdb costs ~3 s). */
-async function pgliteDir(): Promise<string> {
-  const tpl = templateDir();
-  if (!fs.existsSync(path.join(tpl, 'ready'))) {
-    const build = `${tpl}.build-${process.pid}-${randomBytes(4).toString('hex')}`;
-    const db = await openDb({ dataDir: build });
-    await migrate(db);
-    await db.close();
-    fs.writeFileSync(path.join(build, 'ready'), '');
-    try {
-      fs.renameSync(build, tpl);
-    } catch {
-      fs.rmSync(build, { recursive: true, force: true }); // another process won the race
-    }
-  }
-  const dir = fs.mkdtempSync(path.join(os.tmpdir(), 'peep-test-db-'));
-  fs.cpSync(tpl, dir, { recursive: true });
-  return dir;
-}
-
-export interface TestDb {
-  db: Db;
-  engine: Engine;
-  drop(): Promise<void>;
-}
-
-/** A fresh, migrated database on the given engine. */
-export async function openTestDb(engine: Engine): Promise<TestDb> {
-  if (engine === 'pglite') {
-    const dir = await pgliteDir();
-    const db = await openDb({ dataDir: dir });
-    await migrate(db);
-    return {
-      db,
-      engine,
-      async drop() {
-        await db.close();
-        fs.rmSync(dir, { recursive: true, force: true });
-      },
-    };
-  }
-  const adminUrl = process.env.PEEP_TEST_DATABASE_URL;
-  if (!adminUrl) throw new Error('PEEP_TEST_DATABASE_URL is not set');
-  const name = `peep_t_${randomBytes(6).toString('hex')}`;
-  const admin = await openDb({ databaseUrl: adminUrl, poolSize: 1 });
-  await admin.exec(`CREATE DATABASE ${name}`);
-  await admin.close();
-  const u = new URL(adminUrl);
-  u.pathname = `/${name}`;
-  const db = await openDb({ databaseUrl: u.toString(), poolSize: 10 });
-  await migrate(db);
-  return {
-    db,
-    engine,
-    async drop() {
-      await db.close();
-      const a = await openDb({ databaseUrl: adminUrl, poolSize: 1 });
-      await a.exec(`DROP DATABASE IF EXISTS ${name} WITH (FORCE)`);
-      await a.close();
-    },
-  };
-}
+export type { Engine, TestDb } from '@peep/pkg/testing';
+export { openTestDb, testEngines } from '@peep/pkg/testing';
 
 export interface TestServer {
   url: string;

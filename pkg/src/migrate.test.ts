@@ -4,8 +4,9 @@ import fs from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';
 import { describe, test } from 'node:test';
-import { type Db, openDb } from './db.js';
+import { openDb } from './db.js';
 import { isMigrated, MigrationError, migrate, readMigrations } from './migrate.js';
+import { openTestDb, testEngines } from './testing.js';
 
 function tmpMigrations(files: Record<string, string>): string {
   const dir = fs.mkdtempSync(path.join(os.tmpdir(), 'peep-mig-'));
@@ -13,42 +14,7 @@ function tmpMigrations(files: Record<string, string>): string {
   return dir;
 }
 
-async function freshDb(engine: 'pglite' | 'postgres'): Promise<{ db: Db; drop(): Promise<void> }> {
-  if (engine === 'pglite') {
-    const dir = fs.mkdtempSync(path.join(os.tmpdir(), 'peep-mig-db-'));
-    const db = await openDb({ dataDir: dir });
-    return {
-      db,
-      async drop() {
-        await db.close();
-        fs.rmSync(dir, { recursive: true, force: true });
-      },
-    };
-  }
-  const admin = process.env.PEEP_TEST_DATABASE_URL as string;
-  const name = `peep_m_${Math.random().toString(16).slice(2, 10)}`;
-  const a = await openDb({ databaseUrl: admin, poolSize: 1 });
-  await a.exec(`CREATE DATABASE ${name}`);
-  await a.close();
-  const u = new URL(admin);
-  u.pathname = `/${name}`;
-  const db = await openDb({ databaseUrl: u.toString(), poolSize: 2 });
-  return {
-    db,
-    async drop() {
-      await db.close();
-      const b = await openDb({ databaseUrl: admin, poolSize: 1 });
-      await b.exec(`DROP DATABASE IF EXISTS ${name} WITH (FORCE)`);
-      await b.close();
-    },
-  };
-}
-
-const engines: ('pglite' | 'postgres')[] = ['pglite'];
-if (process.env.PEEP_TEST_DATABASE_URL) engines.push('postgres');
-else if (process.env.CI === 'true') throw new Error('CI=true but PEEP_TEST_DATABASE_URL is not set');
-
-for (const engine of engines) {
+for (const engine of testEngines()) {
   describe(`migrations (${engine})`, () => {
     test('apply in order once, record checksums, and refuse an edited applied migration', async () => {
       const dir = tmpMigrations({
@@ -56,7 +22,7 @@ for (const engine of engines) {
         '0002_b.sql':
           'CREATE TABLE b (id int REFERENCES a (id) DEFERRABLE); CREATE INDEX b_id_idx ON b (id);',
       });
-      const { db, drop } = await freshDb(engine);
+      const { db, drop } = await openTestDb(engine, { migrate: false });
       try {
         assert.equal(await isMigrated(db, dir), false);
         assert.deepEqual(await migrate(db, dir), { applied: ['0001_a.sql', '0002_b.sql'], current: 2 });
@@ -92,7 +58,7 @@ for (const engine of engines) {
 
     test('a database migrated by a newer peep is refused', async () => {
       const dir = tmpMigrations({ '0001_a.sql': 'CREATE TABLE a (id int PRIMARY KEY);' });
-      const { db, drop } = await freshDb(engine);
+      const { db, drop } = await openTestDb(engine, { migrate: false });
       try {
         await migrate(db, dir);
         await db.query(`INSERT INTO schema_migrations (version, name, checksum) VALUES (9, 'future', 'x')`);

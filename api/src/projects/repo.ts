@@ -3,20 +3,30 @@ import type { Queryable } from '@peep/pkg';
 import type { Environment, Member, Project, ProjectDetail, Role, Service } from '@peep/pkg/schemas';
 import { isoRequired } from '../core/types.js';
 
-const toEnv = (r: {
+interface EnvRow {
   id: string;
   slug: string;
   name: string;
   position: number;
   created_at: Date;
-}): Environment => ({
+}
+const ENV_COLS = 'id, slug, name, position, created_at';
+interface ServiceRow {
+  id: string;
+  slug: string;
+  name: string;
+  created_at: Date;
+}
+const SERVICE_COLS = 'id, slug, name, created_at';
+
+const toEnv = (r: EnvRow): Environment => ({
   id: r.id,
   slug: r.slug,
   name: r.name,
   position: r.position,
   createdAt: isoRequired(r.created_at),
 });
-const toService = (r: { id: string; slug: string; name: string; created_at: Date }): Service => ({
+const toService = (r: ServiceRow): Service => ({
   id: r.id,
   slug: r.slug,
   name: r.name,
@@ -104,44 +114,26 @@ export const projectsRepo = {
 
 export const environmentsRepo = {
   async list(q: Queryable, projectId: string): Promise<Environment[]> {
-    const { rows } = await q.query<{
-      id: string;
-      slug: string;
-      name: string;
-      position: number;
-      created_at: Date;
-    }>(
-      'SELECT id, slug, name, position, created_at FROM environments WHERE project_id = $1 ORDER BY position, created_at',
+    const { rows } = await q.query<EnvRow>(
+      `SELECT ${ENV_COLS} FROM environments WHERE project_id = $1 ORDER BY position, created_at`,
       [projectId],
     );
     return rows.map(toEnv);
   },
   async get(q: Queryable, projectId: string, id: string): Promise<Environment | null> {
-    const { rows } = await q.query<{
-      id: string;
-      slug: string;
-      name: string;
-      position: number;
-      created_at: Date;
-    }>('SELECT id, slug, name, position, created_at FROM environments WHERE project_id = $1 AND id = $2', [
-      projectId,
-      id,
-    ]);
+    const { rows } = await q.query<EnvRow>(
+      `SELECT ${ENV_COLS} FROM environments WHERE project_id = $1 AND id = $2`,
+      [projectId, id],
+    );
     return rows[0] ? toEnv(rows[0]) : null;
   },
   async insert(
     q: Queryable,
     e: { projectId: string; slug: string; name: string; position: number },
   ): Promise<Environment | null> {
-    const { rows } = await q.query<{
-      id: string;
-      slug: string;
-      name: string;
-      position: number;
-      created_at: Date;
-    }>(
+    const { rows } = await q.query<EnvRow>(
       `INSERT INTO environments (project_id, slug, name, position) VALUES ($1, $2, $3, $4)
-       ON CONFLICT (project_id, slug) DO NOTHING RETURNING id, slug, name, position, created_at`,
+       ON CONFLICT (project_id, slug) DO NOTHING RETURNING ${ENV_COLS}`,
       [e.projectId, e.slug, e.name, e.position],
     );
     return rows[0] ? toEnv(rows[0]) : null;
@@ -158,15 +150,9 @@ export const environmentsRepo = {
     id: string,
     patch: { name?: string; position?: number },
   ): Promise<Environment | null> {
-    const { rows } = await q.query<{
-      id: string;
-      slug: string;
-      name: string;
-      position: number;
-      created_at: Date;
-    }>(
+    const { rows } = await q.query<EnvRow>(
       `UPDATE environments SET name = COALESCE($3, name), position = COALESCE($4, position)
-        WHERE project_id = $1 AND id = $2 RETURNING id, slug, name, position, created_at`,
+        WHERE project_id = $1 AND id = $2 RETURNING ${ENV_COLS}`,
       [projectId, id, patch.name ?? null, patch.position ?? null],
     );
     return rows[0] ? toEnv(rows[0]) : null;
@@ -187,7 +173,7 @@ export const environmentsRepo = {
 export const servicesRepo = {
   async list(q: Queryable, projectId: string): Promise<Service[]> {
     const { rows } = await q.query<{ id: string; slug: string; name: string; created_at: Date }>(
-      'SELECT id, slug, name, created_at FROM services WHERE project_id = $1 ORDER BY name, id',
+      `SELECT ${SERVICE_COLS} FROM services WHERE project_id = $1 ORDER BY name, id`,
       [projectId],
     );
     return rows.map(toService);
@@ -195,7 +181,7 @@ export const servicesRepo = {
   async insert(q: Queryable, s: { projectId: string; slug: string; name: string }): Promise<Service | null> {
     const { rows } = await q.query<{ id: string; slug: string; name: string; created_at: Date }>(
       `INSERT INTO services (project_id, slug, name) VALUES ($1, $2, $3)
-       ON CONFLICT (project_id, slug) DO NOTHING RETURNING id, slug, name, created_at`,
+       ON CONFLICT (project_id, slug) DO NOTHING RETURNING ${SERVICE_COLS}`,
       [s.projectId, s.slug, s.name],
     );
     return rows[0] ? toService(rows[0]) : null;
