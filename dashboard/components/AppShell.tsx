@@ -6,6 +6,7 @@ import { ApiError, api } from '@/lib/api';
 import type { Me } from '@/lib/types';
 import styles from './AppShell.module.css';
 import { ErrorAlert } from './ErrorAlert';
+import { Loading } from './Loaded';
 import { Logo } from './Logo';
 
 const MeContext = createContext<Me | null>(null);
@@ -90,9 +91,7 @@ export function AppShell({ children }: { children: ReactNode }) {
         ) : me ? (
           <MeContext.Provider value={me}>{children}</MeContext.Provider>
         ) : (
-          <p className="muted" role="status">
-            Loading…
-          </p>
+          <Loading />
         )}
       </main>
     </>

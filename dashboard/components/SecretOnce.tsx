@@ -2,8 +2,17 @@
 import { CopyButton } from './CopyButton';
 import styles from './SecretOnce.module.css';
 
-/** A newly created secret, shown this one time with a copy button. */
-export function SecretOnce({ title, secret, onDone }: { title: string; secret: string; onDone: () => void }) {
+/** A newly created secret, shown this one time with a copy button (nothing while `secret` is null). */
+export function SecretOnce({
+  title,
+  secret,
+  onDone,
+}: {
+  title: string;
+  secret: string | null;
+  onDone: () => void;
+}) {
+  if (!secret) return null;
   return (
     <section className={`alert alert-success ${styles.box}`} aria-labelledby="secret-title">
       <h3 id="secret-title" className={styles.title}>

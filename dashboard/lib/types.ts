@@ -36,6 +36,9 @@ export interface AuditPage {
   nextCursor: string | null;
 }
 
+/** A project, environment or service slug, as an HTML `pattern`. */
+export const SLUG_PATTERN = '[a-z0-9](?:[a-z0-9\\-]{0,38}[a-z0-9])?';
+
 export const ROLE_ORDER: readonly Role[] = ['owner', 'admin', 'developer', 'viewer'];
 const RANK: Record<Role, number> = { owner: 3, admin: 2, developer: 1, viewer: 0 };
 

@@ -1,6 +1,8 @@
 'use client';
 import { type FormEvent, useCallback, useEffect, useState } from 'react';
+import { DataTable } from '@/components/DataTable';
 import { ErrorAlert } from '@/components/ErrorAlert';
+import { Loaded } from '@/components/Loaded';
 import { api } from '@/lib/api';
 import { formatDate } from '@/lib/format';
 import type { AuditEntry, AuditPage, Project } from '@/lib/types';
@@ -112,58 +114,41 @@ export function AuditPanel({ project }: { project: Project }) {
         An exact action, or a prefix ending in <code>*</code>.
       </span>
       <ErrorAlert error={error} />
-      {entries === null ? (
-        error ? null : (
-          <p className="muted" role="status">
-            Loading…
-          </p>
-        )
-      ) : entries.length === 0 ? (
-        <p className="empty">No audit entries match.</p>
-      ) : (
-        <div className="table-wrap">
-          <table className="table" aria-describedby="audit-count">
-            <thead>
-              <tr>
-                <th scope="col">Time</th>
-                <th scope="col">Actor</th>
-                <th scope="col">Action</th>
-                <th scope="col">Target</th>
-                <th scope="col">Outcome</th>
-                <th scope="col">IP</th>
+      <Loaded items={entries} error={error} empty="No audit entries match.">
+        {(entries) => (
+          <DataTable
+            columns={['Time', 'Actor', 'Action', 'Target', 'Outcome', 'IP']}
+            describedBy="audit-count"
+          >
+            {entries.map((en) => (
+              <tr key={en.id}>
+                <td className="nowrap">
+                  <time dateTime={en.at}>{formatDate(en.at)}</time>
+                </td>
+                <td>{en.actorEmail ?? en.actorId ?? <span className="muted">system</span>}</td>
+                <td className="mono">{en.action}</td>
+                <td className="mono">
+                  {en.targetType ? (
+                    <>
+                      {en.targetType}
+                      {en.targetId ? <span className="muted"> {en.targetId.slice(0, 8)}</span> : null}
+                    </>
+                  ) : (
+                    <span className="muted">—</span>
+                  )}
+                </td>
+                <td>
+                  <span className={`badge ${en.outcome === 'success' ? 'badge-success' : 'badge-danger'}`}>
+                    {en.outcome}
+                    {en.status ? ` ${en.status}` : ''}
+                  </span>
+                </td>
+                <td className="mono nowrap">{en.ip ?? '—'}</td>
               </tr>
-            </thead>
-            <tbody>
-              {entries.map((en) => (
-                <tr key={en.id}>
-                  <td className="nowrap">
-                    <time dateTime={en.at}>{formatDate(en.at)}</time>
-                  </td>
-                  <td>{en.actorEmail ?? en.actorId ?? <span className="muted">system</span>}</td>
-                  <td className="mono">{en.action}</td>
-                  <td className="mono">
-                    {en.targetType ? (
-                      <>
-                        {en.targetType}
-                        {en.targetId ? <span className="muted"> {en.targetId.slice(0, 8)}</span> : null}
-                      </>
-                    ) : (
-                      <span className="muted">—</span>
-                    )}
-                  </td>
-                  <td>
-                    <span className={`badge ${en.outcome === 'success' ? 'badge-success' : 'badge-danger'}`}>
-                      {en.outcome}
-                      {en.status ? ` ${en.status}` : ''}
-                    </span>
-                  </td>
-                  <td className="mono nowrap">{en.ip ?? '—'}</td>
-                </tr>
-              ))}
-            </tbody>
-          </table>
-        </div>
-      )}
+            ))}
+          </DataTable>
+        )}
+      </Loaded>
       <div style={{ display: 'flex', gap: 12, alignItems: 'center' }}>
         <span id="audit-count" className="hint" role="status">
           {entries ? `${entries.length} entr${entries.length === 1 ? 'y' : 'ies'} shown` : ''}

@@ -4,10 +4,9 @@ import { ConfirmButton } from '@/components/ConfirmButton';
 import { ErrorAlert } from '@/components/ErrorAlert';
 import { api } from '@/lib/api';
 import { formatDate } from '@/lib/format';
-import { atLeast, type ProjectDetail } from '@/lib/types';
+import { useAction } from '@/lib/hooks';
+import { atLeast, type ProjectDetail, SLUG_PATTERN } from '@/lib/types';
 import styles from './project.module.css';
-
-export const SLUG_PATTERN = '[a-z0-9](?:[a-z0-9\\-]{0,38}[a-z0-9])?';
 
 export function EnvironmentsPanel({
   detail,
@@ -22,14 +21,11 @@ export function EnvironmentsPanel({
   const [slug, setSlug] = useState('');
   const [name, setName] = useState('');
   const [position, setPosition] = useState('end');
-  const [busy, setBusy] = useState(false);
-  const [error, setError] = useState<unknown>(null);
+  const { run, busy, error } = useAction();
 
-  async function add(e: FormEvent) {
+  function add(e: FormEvent) {
     e.preventDefault();
-    setBusy(true);
-    setError(null);
-    try {
+    return run(async () => {
       await api(`/projects/${project.id}/environments`, {
         method: 'POST',
         body: {
@@ -42,21 +38,17 @@ export function EnvironmentsPanel({
       setName('');
       setPosition('end');
       await onChange();
-    } catch (err) {
-      setError(err);
-    } finally {
-      setBusy(false);
-    }
+    });
   }
 
   async function remove(id: string) {
-    setError(null);
-    try {
-      await api(`/projects/${project.id}/environments/${id}`, { method: 'DELETE' });
-      await onChange();
-    } catch (err) {
-      setError(err);
-    }
+    await run(
+      async () => {
+        await api(`/projects/${project.id}/environments/${id}`, { method: 'DELETE' });
+        await onChange();
+      },
+      { busy: false },
+    );
   }
 
   return (

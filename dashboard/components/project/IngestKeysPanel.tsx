@@ -1,10 +1,13 @@
 'use client';
-import { type FormEvent, useCallback, useEffect, useState } from 'react';
+import { type FormEvent, useCallback, useState } from 'react';
 import { ConfirmButton } from '@/components/ConfirmButton';
+import { DataTable } from '@/components/DataTable';
 import { ErrorAlert } from '@/components/ErrorAlert';
+import { Loaded } from '@/components/Loaded';
 import { SecretOnce } from '@/components/SecretOnce';
 import { api } from '@/lib/api';
 import { formatDate, relative } from '@/lib/format';
+import { useAction, useResource } from '@/lib/hooks';
 import type { IngestKey, ProjectDetail } from '@/lib/types';
 import styles from './project.module.css';
 
@@ -12,29 +15,21 @@ export function IngestKeysPanel({ detail }: { detail: ProjectDetail }) {
   const { project } = detail;
   const envs = [...detail.environments].sort((a, b) => a.position - b.position);
   const envName = (id: string) => envs.find((e) => e.id === id)?.slug ?? 'deleted environment';
-  const [keys, setKeys] = useState<IngestKey[] | null>(null);
-  const [error, setError] = useState<unknown>(null);
+  const { run, busy, error, setError } = useAction();
+  const { data: keys, reload: load } = useResource(
+    useCallback(
+      async () => (await api<{ ingestKeys: IngestKey[] }>(`/projects/${project.id}/ingest-keys`)).ingestKeys,
+      [project.id],
+    ),
+    setError,
+  );
   const [name, setName] = useState('');
   const [environmentId, setEnvironmentId] = useState(envs[0]?.id ?? '');
   const [secret, setSecret] = useState<string | null>(null);
-  const [busy, setBusy] = useState(false);
 
-  const load = useCallback(async () => {
-    try {
-      setKeys((await api<{ ingestKeys: IngestKey[] }>(`/projects/${project.id}/ingest-keys`)).ingestKeys);
-    } catch (e) {
-      setError(e);
-    }
-  }, [project.id]);
-  useEffect(() => {
-    void load();
-  }, [load]);
-
-  async function create(e: FormEvent) {
+  function create(e: FormEvent) {
     e.preventDefault();
-    setBusy(true);
-    setError(null);
-    try {
+    return run(async () => {
       const out = await api<{ ingestKey: IngestKey; secret: string }>(`/projects/${project.id}/ingest-keys`, {
         method: 'POST',
         body: { name: name.trim(), environmentId },
@@ -42,21 +37,17 @@ export function IngestKeysPanel({ detail }: { detail: ProjectDetail }) {
       setSecret(out.secret);
       setName('');
       await load();
-    } catch (err) {
-      setError(err);
-    } finally {
-      setBusy(false);
-    }
+    });
   }
 
   async function revoke(id: string) {
-    setError(null);
-    try {
-      await api(`/projects/${project.id}/ingest-keys/${id}`, { method: 'DELETE' });
-      await load();
-    } catch (err) {
-      setError(err);
-    }
+    await run(
+      async () => {
+        await api(`/projects/${project.id}/ingest-keys/${id}`, { method: 'DELETE' });
+        await load();
+      },
+      { busy: false },
+    );
   }
 
   return (
@@ -66,9 +57,7 @@ export function IngestKeysPanel({ detail }: { detail: ProjectDetail }) {
         <span className="hint">The SDK sends metrics and logs with one key per environment.</span>
       </div>
       <ErrorAlert error={error} />
-      {secret ? (
-        <SecretOnce title="Your new ingest key" secret={secret} onDone={() => setSecret(null)} />
-      ) : null}
+      <SecretOnce title="Your new ingest key" secret={secret} onDone={() => setSecret(null)} />
       <form onSubmit={create} className="card stack" aria-labelledby="new-key">
         <h3 id="new-key" className={styles.sectionTitle}>
           Create an ingest key
@@ -112,56 +101,33 @@ export function IngestKeysPanel({ detail }: { detail: ProjectDetail }) {
           </button>
         </div>
       </form>
-      {keys === null ? (
-        error ? null : (
-          <p className="muted" role="status">
-            Loading…
-          </p>
-        )
-      ) : keys.length === 0 ? (
-        <p className="empty">No ingest keys yet.</p>
-      ) : (
-        <div className="table-wrap">
-          <table className="table">
-            <thead>
-              <tr>
-                <th scope="col">Name</th>
-                <th scope="col">Environment</th>
-                <th scope="col">Key</th>
-                <th scope="col">Created</th>
-                <th scope="col">Last used</th>
-                <th scope="col">Status</th>
-                <th scope="col">
-                  <span className="visually-hidden">Actions</span>
-                </th>
+      <Loaded items={keys} error={error} empty="No ingest keys yet.">
+        {(keys) => (
+          <DataTable columns={['Name', 'Environment', 'Key', 'Created', 'Last used', 'Status']} actions>
+            {keys.map((k) => (
+              <tr key={k.id}>
+                <td>
+                  <strong>{k.name}</strong>
+                </td>
+                <td className="mono">{envName(k.environmentId)}</td>
+                <td className="mono">{k.prefix}…</td>
+                <td className="muted nowrap">{formatDate(k.createdAt)}</td>
+                <td className="muted nowrap">{relative(k.lastUsedAt)}</td>
+                <td>
+                  {k.revokedAt ? (
+                    <span className="badge badge-danger">revoked</span>
+                  ) : (
+                    <span className="badge badge-success">active</span>
+                  )}
+                </td>
+                <td className="actions">
+                  {k.revokedAt ? null : <ConfirmButton label="Revoke" onConfirm={() => revoke(k.id)} />}
+                </td>
               </tr>
-            </thead>
-            <tbody>
-              {keys.map((k) => (
-                <tr key={k.id}>
-                  <td>
-                    <strong>{k.name}</strong>
-                  </td>
-                  <td className="mono">{envName(k.environmentId)}</td>
-                  <td className="mono">{k.prefix}…</td>
-                  <td className="muted nowrap">{formatDate(k.createdAt)}</td>
-                  <td className="muted nowrap">{relative(k.lastUsedAt)}</td>
-                  <td>
-                    {k.revokedAt ? (
-                      <span className="badge badge-danger">revoked</span>
-                    ) : (
-                      <span className="badge badge-success">active</span>
-                    )}
-                  </td>
-                  <td className="actions">
-                    {k.revokedAt ? null : <ConfirmButton label="Revoke" onConfirm={() => revoke(k.id)} />}
-                  </td>
-                </tr>
-              ))}
-            </tbody>
-          </table>
-        </div>
-      )}
+            ))}
+          </DataTable>
+        )}
+      </Loaded>
     </>
   );
 }

@@ -1,23 +1,31 @@
 'use client';
 import { useRouter } from 'next/navigation';
-import { type FormEvent, useCallback, useEffect, useState } from 'react';
+import { type FormEvent, useCallback, useState } from 'react';
 import { useMe } from '@/components/AppShell';
 import { ConfirmButton } from '@/components/ConfirmButton';
 import { CopyButton } from '@/components/CopyButton';
+import { DataTable } from '@/components/DataTable';
 import { ErrorAlert } from '@/components/ErrorAlert';
+import { Loaded } from '@/components/Loaded';
 import { api, isApiError } from '@/lib/api';
 import { formatDate } from '@/lib/format';
+import { useAction, useResource } from '@/lib/hooks';
 import { atLeast, type Member, type Project, ROLE_ORDER, type Role } from '@/lib/types';
 import styles from './project.module.css';
 
 export function MembersPanel({ project }: { project: Project }) {
   const me = useMe();
   const router = useRouter();
-  const [members, setMembers] = useState<Member[] | null>(null);
-  const [error, setError] = useState<unknown>(null);
+  const { run, busy, error, setError } = useAction();
+  const { data: members, reload: load } = useResource(
+    useCallback(
+      async () => (await api<{ members: Member[] }>(`/projects/${project.id}/members`)).members,
+      [project.id],
+    ),
+    setError,
+  );
   const [email, setEmail] = useState('');
   const [role, setRole] = useState<Role>('developer');
-  const [busy, setBusy] = useState(false);
   // An instance admin adding an email without an account can invite it to peep from here.
   const [invitable, setInvitable] = useState<string | null>(null);
   const [invite, setInvite] = useState<{ email: string; inviteUrl: string; expiresAt: string } | null>(null);
@@ -26,68 +34,56 @@ export function MembersPanel({ project }: { project: Project }) {
   // Admins manage everyone below owner; only owners grant or change the owner role.
   const grantable = ROLE_ORDER.filter((r) => r !== 'owner' || isOwner);
 
-  const load = useCallback(async () => {
-    try {
-      setMembers((await api<{ members: Member[] }>(`/projects/${project.id}/members`)).members);
-    } catch (e) {
-      setError(e);
-    }
-  }, [project.id]);
-  useEffect(() => {
-    void load();
-  }, [load]);
-
-  async function add(e: FormEvent) {
+  function add(e: FormEvent) {
     e.preventDefault();
-    setBusy(true);
-    setError(null);
-    try {
-      await api(`/projects/${project.id}/members`, { method: 'POST', body: { email: email.trim(), role } });
-      setEmail('');
-      setInvitable(null);
-      await load();
-    } catch (err) {
-      setError(err);
-      setInvitable(isApiError(err, 'user_not_found') && me.user.isAdmin ? email.trim() : null);
-    } finally {
-      setBusy(false);
-    }
+    return run(
+      async () => {
+        await api(`/projects/${project.id}/members`, { method: 'POST', body: { email: email.trim(), role } });
+        setEmail('');
+        setInvitable(null);
+        await load();
+      },
+      {
+        onError: (err) =>
+          setInvitable(isApiError(err, 'user_not_found') && me.user.isAdmin ? email.trim() : null),
+      },
+    );
   }
 
-  async function changeRole(m: Member, next: Role) {
-    setError(null);
-    try {
-      await api(`/projects/${project.id}/members/${m.userId}`, { method: 'PATCH', body: { role: next } });
-      await load();
-    } catch (err) {
-      setError(err);
-    }
+  function changeRole(m: Member, next: Role) {
+    return run(
+      async () => {
+        await api(`/projects/${project.id}/members/${m.userId}`, { method: 'PATCH', body: { role: next } });
+        await load();
+      },
+      { busy: false },
+    );
   }
 
   async function remove(m: Member) {
-    setError(null);
-    try {
-      await api(`/projects/${project.id}/members/${m.userId}`, { method: 'DELETE' });
-      if (m.userId === me.user.id) router.push('/projects');
-      else await load();
-    } catch (err) {
-      setError(err);
-    }
+    await run(
+      async () => {
+        await api(`/projects/${project.id}/members/${m.userId}`, { method: 'DELETE' });
+        if (m.userId === me.user.id) router.push('/projects');
+        else await load();
+      },
+      { busy: false },
+    );
   }
 
-  async function createInvite(to: string) {
-    setError(null);
-    try {
-      setInvite(
-        await api<{ email: string; inviteUrl: string; expiresAt: string }>('/invites', {
-          method: 'POST',
-          body: { email: to },
-        }),
-      );
-      setInvitable(null);
-    } catch (err) {
-      setError(err);
-    }
+  function createInvite(to: string) {
+    return run(
+      async () => {
+        setInvite(
+          await api<{ email: string; inviteUrl: string; expiresAt: string }>('/invites', {
+            method: 'POST',
+            body: { email: to },
+          }),
+        );
+        setInvitable(null);
+      },
+      { busy: false },
+    );
   }
 
   const canManage = (m: Member) => isAdmin && (m.role !== 'owner' || isOwner);
@@ -120,78 +116,55 @@ export function MembersPanel({ project }: { project: Project }) {
           </div>
         </div>
       ) : null}
-      {members === null ? (
-        error ? null : (
-          <p className="muted" role="status">
-            Loading…
-          </p>
-        )
-      ) : (
-        <div className="table-wrap">
-          <table className="table">
-            <thead>
-              <tr>
-                <th scope="col">Name</th>
-                <th scope="col">Email</th>
-                <th scope="col">Role</th>
-                <th scope="col">Added</th>
-                <th scope="col">
-                  <span className="visually-hidden">Actions</span>
-                </th>
-              </tr>
-            </thead>
-            <tbody>
-              {members.map((m) => {
-                const self = m.userId === me.user.id;
-                return (
-                  <tr key={m.userId}>
-                    <td>
-                      <strong>{m.name}</strong> {self ? <span className="badge">you</span> : null}
-                    </td>
-                    <td>{m.email}</td>
-                    <td>
-                      {canManage(m) ? (
-                        <>
-                          <label className="visually-hidden" htmlFor={`role-${m.userId}`}>
-                            Role of {m.email}
-                          </label>
-                          <select
-                            id={`role-${m.userId}`}
-                            className="select"
-                            style={{ width: 'auto', minHeight: 28, padding: '2px 8px' }}
-                            value={m.role}
-                            onChange={(e) => void changeRole(m, e.target.value as Role)}
-                          >
-                            {grantable.map((r) => (
-                              <option key={r} value={r}>
-                                {r}
-                              </option>
-                            ))}
-                          </select>
-                        </>
-                      ) : (
-                        <span className="badge">{m.role}</span>
-                      )}
-                    </td>
-                    <td className="muted nowrap">{formatDate(m.createdAt)}</td>
-                    <td className="actions">
-                      {self ? (
-                        <ConfirmButton
-                          label="Leave"
-                          confirmLabel="Leave project"
-                          onConfirm={() => remove(m)}
-                        />
-                      ) : canManage(m) ? (
-                        <ConfirmButton label="Remove" onConfirm={() => remove(m)} />
-                      ) : null}
-                    </td>
-                  </tr>
-                );
-              })}
-            </tbody>
-          </table>
-        </div>
-      )}
+      <Loaded items={members} error={error}>
+        {(members) => (
+          <DataTable columns={['Name', 'Email', 'Role', 'Added']} actions>
+            {members.map((m) => {
+              const self = m.userId === me.user.id;
+              return (
+                <tr key={m.userId}>
+                  <td>
+                    <strong>{m.name}</strong> {self ? <span className="badge">you</span> : null}
+                  </td>
+                  <td>{m.email}</td>
+                  <td>
+                    {canManage(m) ? (
+                      <>
+                        <label className="visually-hidden" htmlFor={`role-${m.userId}`}>
+                          Role of {m.email}
+                        </label>
+                        <select
+                          id={`role-${m.userId}`}
+                          className="select"
+                          style={{ width: 'auto', minHeight: 28, padding: '2px 8px' }}
+                          value={m.role}
+                          onChange={(e) => void changeRole(m, e.target.value as Role)}
+                        >
+                          {grantable.map((r) => (
+                            <option key={r} value={r}>
+                              {r}
+                            </option>
+                          ))}
+                        </select>
+                      </>
+                    ) : (
+                      <span className="badge">{m.role}</span>
+                    )}
+                  </td>
+                  <td className="muted nowrap">{formatDate(m.createdAt)}</td>
+                  <td className="actions">
+                    {self ? (
+                      <ConfirmButton label="Leave" confirmLabel="Leave project" onConfirm={() => remove(m)} />
+                    ) : canManage(m) ? (
+                      <ConfirmButton label="Remove" onConfirm={() => remove(m)} />
+                    ) : null}
+                  </td>
+                </tr>
+              );
+            })}
+          </DataTable>
+        )}
+      </Loaded>
       {isAdmin ? (
         <form onSubmit={add} className="card stack" aria-labelledby="add-member">
           <h3 id="add-member" className={styles.sectionTitle}>

@@ -3,8 +3,10 @@ import Link from 'next/link';
 import { useParams } from 'next/navigation';
 import { type KeyboardEvent, useCallback, useEffect, useMemo, useRef, useState } from 'react';
 import { ErrorAlert } from '@/components/ErrorAlert';
+import { Loading } from '@/components/Loaded';
 import { PageHeader } from '@/components/PageHeader';
 import { ApiError, api } from '@/lib/api';
+import { useResource } from '@/lib/hooks';
 import { atLeast, type ProjectDetail } from '@/lib/types';
 import { AuditPanel } from './AuditPanel';
 import { EnvironmentsPanel } from './EnvironmentsPanel';
@@ -27,22 +29,15 @@ const TABS: { id: TabId; label: string; adminOnly: boolean }[] = [
 export function ProjectView() {
   const params = useParams<{ projectId: string }>();
   const projectId = params.projectId;
-  const [detail, setDetail] = useState<ProjectDetail | null>(null);
-  const [error, setError] = useState<unknown>(null);
+  const {
+    data: detail,
+    error,
+    reload,
+  } = useResource(
+    useCallback(() => api<ProjectDetail>(`/projects/${encodeURIComponent(projectId)}`), [projectId]),
+  );
   const [tab, setTab] = useState<TabId>('environments');
   const tabRefs = useRef<Record<string, HTMLButtonElement | null>>({});
-
-  const reload = useCallback(async () => {
-    try {
-      setDetail(await api<ProjectDetail>(`/projects/${encodeURIComponent(projectId)}`));
-      setError(null);
-    } catch (e) {
-      setError(e);
-    }
-  }, [projectId]);
-  useEffect(() => {
-    void reload();
-  }, [reload]);
 
   const role = detail?.project.role ?? 'viewer';
   const tabs = useMemo(() => TABS.filter((t) => !t.adminOnly || atLeast(role, 'admin')), [role]);
@@ -93,13 +88,7 @@ export function ProjectView() {
     );
   }
   if (!detail) {
-    return error ? (
-      <ErrorAlert error={error} title="Could not load the project." />
-    ) : (
-      <p className="muted" role="status">
-        Loading…
-      </p>
-    );
+    return error ? <ErrorAlert error={error} title="Could not load the project." /> : <Loading />;
   }
   const { project } = detail;
   const current = tabs.some((t) => t.id === tab) ? tab : 'environments';

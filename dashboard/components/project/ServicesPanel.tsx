@@ -1,11 +1,12 @@
 'use client';
 import { type FormEvent, useState } from 'react';
 import { ConfirmButton } from '@/components/ConfirmButton';
+import { DataTable } from '@/components/DataTable';
 import { ErrorAlert } from '@/components/ErrorAlert';
 import { api } from '@/lib/api';
 import { formatDate } from '@/lib/format';
-import { atLeast, type ProjectDetail } from '@/lib/types';
-import { SLUG_PATTERN } from './EnvironmentsPanel';
+import { useAction } from '@/lib/hooks';
+import { atLeast, type ProjectDetail, SLUG_PATTERN } from '@/lib/types';
 import styles from './project.module.css';
 
 export function ServicesPanel({
@@ -20,14 +21,11 @@ export function ServicesPanel({
   const canDelete = atLeast(project.role, 'admin');
   const [name, setName] = useState('');
   const [slug, setSlug] = useState('');
-  const [busy, setBusy] = useState(false);
-  const [error, setError] = useState<unknown>(null);
+  const { run, busy, error } = useAction();
 
-  async function add(e: FormEvent) {
+  function add(e: FormEvent) {
     e.preventDefault();
-    setBusy(true);
-    setError(null);
-    try {
+    return run(async () => {
       await api(`/projects/${project.id}/services`, {
         method: 'POST',
         body: { name: name.trim(), ...(slug.trim() ? { slug: slug.trim() } : {}) },
@@ -35,21 +33,17 @@ export function ServicesPanel({
       setName('');
       setSlug('');
       await onChange();
-    } catch (err) {
-      setError(err);
-    } finally {
-      setBusy(false);
-    }
+    });
   }
 
   async function remove(id: string) {
-    setError(null);
-    try {
-      await api(`/projects/${project.id}/services/${id}`, { method: 'DELETE' });
-      await onChange();
-    } catch (err) {
-      setError(err);
-    }
+    await run(
+      async () => {
+        await api(`/projects/${project.id}/services/${id}`, { method: 'DELETE' });
+        await onChange();
+      },
+      { busy: false },
+    );
   }
 
   return (
@@ -59,38 +53,22 @@ export function ServicesPanel({
       {services.length === 0 ? (
         <p className="empty">No services yet.{canAdd ? ' Add the first one below.' : ''}</p>
       ) : (
-        <div className="table-wrap">
-          <table className="table">
-            <thead>
-              <tr>
-                <th scope="col">Name</th>
-                <th scope="col">Slug</th>
-                <th scope="col">Created</th>
-                {canDelete ? (
-                  <th scope="col">
-                    <span className="visually-hidden">Actions</span>
-                  </th>
-                ) : null}
-              </tr>
-            </thead>
-            <tbody>
-              {services.map((s) => (
-                <tr key={s.id}>
-                  <td>
-                    <strong>{s.name}</strong>
-                  </td>
-                  <td className="mono">{s.slug}</td>
-                  <td className="muted nowrap">{formatDate(s.createdAt)}</td>
-                  {canDelete ? (
-                    <td className="actions">
-                      <ConfirmButton label="Delete" onConfirm={() => remove(s.id)} />
-                    </td>
-                  ) : null}
-                </tr>
-              ))}
-            </tbody>
-          </table>
-        </div>
+        <DataTable columns={['Name', 'Slug', 'Created']} actions={canDelete}>
+          {services.map((s) => (
+            <tr key={s.id}>
+              <td>
+                <strong>{s.name}</strong>
+              </td>
+              <td className="mono">{s.slug}</td>
+              <td className="muted nowrap">{formatDate(s.createdAt)}</td>
+              {canDelete ? (
+                <td className="actions">
+                  <ConfirmButton label="Delete" onConfirm={() => remove(s.id)} />
+                </td>
+              ) : null}
+            </tr>
+          ))}
+        </DataTable>
       )}
       {canAdd ? (
         <form onSubmit={add} className="card stack" aria-labelledby="add-service">

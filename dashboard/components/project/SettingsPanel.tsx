@@ -3,6 +3,7 @@ import { useRouter } from 'next/navigation';
 import { type FormEvent, useState } from 'react';
 import { ErrorAlert } from '@/components/ErrorAlert';
 import { api } from '@/lib/api';
+import { useAction } from '@/lib/hooks';
 import type { ProjectDetail } from '@/lib/types';
 import styles from './project.module.css';
 
@@ -18,37 +19,31 @@ export function SettingsPanel({
   const router = useRouter();
   const [name, setName] = useState(project.name);
   const [confirm, setConfirm] = useState('');
-  const [busy, setBusy] = useState<'rename' | 'delete' | null>(null);
+  const { run, busy, pending, error } = useAction<'rename' | 'delete'>();
   const [saved, setSaved] = useState(false);
-  const [error, setError] = useState<unknown>(null);
 
-  async function rename(e: FormEvent) {
+  function rename(e: FormEvent) {
     e.preventDefault();
-    setBusy('rename');
-    setError(null);
     setSaved(false);
-    try {
-      await api(`/projects/${project.id}`, { method: 'PATCH', body: { name: name.trim() } });
-      await onChange();
-      setSaved(true);
-    } catch (err) {
-      setError(err);
-    } finally {
-      setBusy(null);
-    }
+    return run(
+      async () => {
+        await api(`/projects/${project.id}`, { method: 'PATCH', body: { name: name.trim() } });
+        await onChange();
+        setSaved(true);
+      },
+      { busy: 'rename' },
+    );
   }
 
-  async function remove(e: FormEvent) {
+  function remove(e: FormEvent) {
     e.preventDefault();
-    setBusy('delete');
-    setError(null);
-    try {
-      await api(`/projects/${project.id}`, { method: 'DELETE' });
-      router.push('/projects');
-    } catch (err) {
-      setError(err);
-      setBusy(null);
-    }
+    return run(
+      async () => {
+        await api(`/projects/${project.id}`, { method: 'DELETE' });
+        router.push('/projects');
+      },
+      { busy: 'delete', keepBusy: true },
+    );
   }
 
   return (
@@ -77,10 +72,10 @@ export function SettingsPanel({
           <button
             type="submit"
             className="btn btn-primary"
-            disabled={busy !== null || name.trim() === project.name}
+            disabled={busy || name.trim() === project.name}
             style={{ minHeight: 34 }}
           >
-            {busy === 'rename' ? 'Saving…' : 'Save'}
+            {pending === 'rename' ? 'Saving…' : 'Save'}
           </button>
         </div>
         <span className="hint" role="status">
@@ -112,10 +107,10 @@ export function SettingsPanel({
             <button
               type="submit"
               className="btn btn-danger"
-              disabled={busy !== null || confirm !== project.slug}
+              disabled={busy || confirm !== project.slug}
               style={{ minHeight: 34 }}
             >
-              {busy === 'delete' ? 'Deleting…' : 'Delete project'}
+              {pending === 'delete' ? 'Deleting…' : 'Delete project'}
             </button>
           </div>
         </form>

@@ -5,6 +5,7 @@ import { ErrorAlert } from '@/components/ErrorAlert';
 import { PageHeader } from '@/components/PageHeader';
 import { ApiError, api } from '@/lib/api';
 import { formatDate, relative } from '@/lib/format';
+import { useAction } from '@/lib/hooks';
 import type { DeviceInfo } from '@/lib/types';
 import styles from './device.module.css';
 
@@ -30,31 +31,30 @@ export function DeviceView() {
   const initial = useSearchParams().get('user_code') ?? '';
   const [code, setCode] = useState(initial);
   const [phase, setPhase] = useState<Phase>({ kind: 'enter' });
-  const [busy, setBusy] = useState(false);
-  const [error, setError] = useState<unknown>(null);
+  const { run, busy, error } = useAction();
   const inputRef = useRef<HTMLInputElement>(null);
   const headingRef = useRef<HTMLHeadingElement>(null);
 
-  const lookUp = useCallback(async (value: string) => {
-    const userCode = normalizeUserCode(value);
-    if (!userCode) return;
-    setBusy(true);
-    setError(null);
-    try {
-      const info = await api<DeviceInfo>(`/device/${encodeURIComponent(userCode)}`);
-      if (info.status !== 'pending') {
-        setError(
-          new ApiError(409, 'device_code_already_decided', `This login request was already ${info.status}.`),
-        );
-        setPhase({ kind: 'enter' });
-      } else setPhase({ kind: 'review', info });
-    } catch (e) {
-      setError(e);
-      setPhase({ kind: 'enter' });
-    } finally {
-      setBusy(false);
-    }
-  }, []);
+  const lookUp = useCallback(
+    async (value: string) => {
+      const userCode = normalizeUserCode(value);
+      if (!userCode) return;
+      await run(
+        async () => {
+          const info = await api<DeviceInfo>(`/device/${encodeURIComponent(userCode)}`);
+          if (info.status !== 'pending')
+            throw new ApiError(
+              409,
+              'device_code_already_decided',
+              `This login request was already ${info.status}.`,
+            );
+          setPhase({ kind: 'review', info });
+        },
+        { onError: () => setPhase({ kind: 'enter' }) },
+      );
+    },
+    [run],
+  );
 
   // A verification_uri_complete link (…/device?user_code=BCDF-GHJK) looks the code up straight away.
   const looked = useRef(false);
@@ -69,22 +69,25 @@ export function DeviceView() {
     if (phase.kind !== 'enter') headingRef.current?.focus();
   }, [phase.kind]);
 
-  async function decide(info: DeviceInfo, decision: 'approve' | 'deny') {
-    setBusy(true);
-    setError(null);
-    try {
-      const out = await api<{ status: string }>(`/device/${encodeURIComponent(info.userCode)}/${decision}`, {
-        method: 'POST',
-      });
-      setPhase({ kind: 'done', status: out.status === 'approved' ? 'approved' : 'denied', info });
-    } catch (e) {
-      setError(e);
-      if (e instanceof ApiError && (e.status === 404 || e.status === 410 || e.status === 409)) {
-        setPhase({ kind: 'enter' });
-      }
-    } finally {
-      setBusy(false);
-    }
+  function decide(info: DeviceInfo, decision: 'approve' | 'deny') {
+    return run(
+      async () => {
+        const out = await api<{ status: string }>(
+          `/device/${encodeURIComponent(info.userCode)}/${decision}`,
+          {
+            method: 'POST',
+          },
+        );
+        setPhase({ kind: 'done', status: out.status === 'approved' ? 'approved' : 'denied', info });
+      },
+      {
+        onError: (e) => {
+          if (e instanceof ApiError && (e.status === 404 || e.status === 410 || e.status === 409)) {
+            setPhase({ kind: 'enter' });
+          }
+        },
+      },
+    );
   }
 
   function submit(e: FormEvent) {

@@ -1,50 +1,37 @@
 'use client';
 import Link from 'next/link';
 import { useRouter } from 'next/navigation';
-import { type FormEvent, useCallback, useEffect, useState } from 'react';
+import { type FormEvent, useState } from 'react';
+import { DataTable } from '@/components/DataTable';
 import { ErrorAlert } from '@/components/ErrorAlert';
+import { Loaded } from '@/components/Loaded';
 import { PageHeader } from '@/components/PageHeader';
 import { api } from '@/lib/api';
 import { formatDate } from '@/lib/format';
-import type { Project, ProjectDetail } from '@/lib/types';
+import { useAction, useResource } from '@/lib/hooks';
+import { type Project, type ProjectDetail, SLUG_PATTERN } from '@/lib/types';
 
-const SLUG_PATTERN = '[a-z0-9](?:[a-z0-9\\-]{0,38}[a-z0-9])?';
+const loadProjects = async () => (await api<{ projects: Project[] }>('/projects')).projects;
 
 export function ProjectsView() {
   const router = useRouter();
-  const [projects, setProjects] = useState<Project[] | null>(null);
-  const [loadError, setLoadError] = useState<unknown>(null);
+  const { data: projects, error: loadError } = useResource(loadProjects);
   const [name, setName] = useState('');
   const [slug, setSlug] = useState('');
-  const [busy, setBusy] = useState(false);
-  const [error, setError] = useState<unknown>(null);
+  const { run, busy, error } = useAction();
 
-  const load = useCallback(async () => {
-    try {
-      setProjects((await api<{ projects: Project[] }>('/projects')).projects);
-      setLoadError(null);
-    } catch (e) {
-      setLoadError(e);
-    }
-  }, []);
-  useEffect(() => {
-    void load();
-  }, [load]);
-
-  async function create(e: FormEvent) {
+  function create(e: FormEvent) {
     e.preventDefault();
-    setBusy(true);
-    setError(null);
-    try {
-      const out = await api<ProjectDetail>('/projects', {
-        method: 'POST',
-        body: { name: name.trim(), ...(slug.trim() ? { slug: slug.trim() } : {}) },
-      });
-      router.push(`/projects/${out.project.id}`);
-    } catch (err) {
-      setError(err);
-      setBusy(false);
-    }
+    return run(
+      async () => {
+        const out = await api<ProjectDetail>('/projects', {
+          method: 'POST',
+          body: { name: name.trim(), ...(slug.trim() ? { slug: slug.trim() } : {}) },
+        });
+        router.push(`/projects/${out.project.id}`);
+      },
+      { keepBusy: true },
+    );
   }
 
   return (
@@ -100,42 +87,26 @@ export function ProjectsView() {
           Your projects
         </h2>
         <ErrorAlert error={loadError} title="Could not load projects." />
-        {projects === null && !loadError ? (
-          <p className="muted" role="status">
-            Loading…
-          </p>
-        ) : projects && projects.length === 0 ? (
-          <p className="empty">No projects yet. Create the first one above.</p>
-        ) : projects ? (
-          <div className="table-wrap">
-            <table className="table">
-              <thead>
-                <tr>
-                  <th scope="col">Name</th>
-                  <th scope="col">Slug</th>
-                  <th scope="col">Your role</th>
-                  <th scope="col">Created</th>
+        <Loaded items={projects} error={loadError} empty="No projects yet. Create the first one above.">
+          {(projects) => (
+            <DataTable columns={['Name', 'Slug', 'Your role', 'Created']}>
+              {projects.map((p) => (
+                <tr key={p.id}>
+                  <td>
+                    <Link href={`/projects/${p.id}`}>
+                      <strong>{p.name}</strong>
+                    </Link>
+                  </td>
+                  <td className="mono">{p.slug}</td>
+                  <td>
+                    <span className="badge">{p.role}</span>
+                  </td>
+                  <td className="nowrap muted">{formatDate(p.createdAt)}</td>
                 </tr>
-              </thead>
-              <tbody>
-                {projects.map((p) => (
-                  <tr key={p.id}>
-                    <td>
-                      <Link href={`/projects/${p.id}`}>
-                        <strong>{p.name}</strong>
-                      </Link>
-                    </td>
-                    <td className="mono">{p.slug}</td>
-                    <td>
-                      <span className="badge">{p.role}</span>
-                    </td>
-                    <td className="nowrap muted">{formatDate(p.createdAt)}</td>
-                  </tr>
-                ))}
-              </tbody>
-            </table>
-          </div>
-        ) : null}
+              ))}
+            </DataTable>
+          )}
+        </Loaded>
       </section>
     </>
   );

@@ -3,6 +3,7 @@ import { useRouter, useSearchParams } from 'next/navigation';
 import { type FormEvent, useState } from 'react';
 import { ErrorAlert } from '@/components/ErrorAlert';
 import { api, rememberCsrf, safeNext } from '@/lib/api';
+import { useAction } from '@/lib/hooks';
 import type { User } from '@/lib/types';
 
 export function LoginForm() {
@@ -11,24 +12,21 @@ export function LoginForm() {
   const next = safeNext(params.get('next'));
   const [email, setEmail] = useState('');
   const [password, setPassword] = useState('');
-  const [busy, setBusy] = useState(false);
-  const [error, setError] = useState<unknown>(null);
+  const { run, busy, error } = useAction();
 
-  async function submit(e: FormEvent) {
+  function submit(e: FormEvent) {
     e.preventDefault();
-    setBusy(true);
-    setError(null);
-    try {
-      const out = await api<{ user: User; csrfToken: string }>('/auth/login', {
-        method: 'POST',
-        body: { email: email.trim(), password },
-      });
-      rememberCsrf(out.csrfToken);
-      router.replace(next);
-    } catch (err) {
-      setError(err);
-      setBusy(false);
-    }
+    return run(
+      async () => {
+        const out = await api<{ user: User; csrfToken: string }>('/auth/login', {
+          method: 'POST',
+          body: { email: email.trim(), password },
+        });
+        rememberCsrf(out.csrfToken);
+        router.replace(next);
+      },
+      { keepBusy: true },
+    );
   }
 
   return (

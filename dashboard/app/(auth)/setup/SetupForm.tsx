@@ -1,29 +1,25 @@
 'use client';
 import Link from 'next/link';
 import { useRouter, useSearchParams } from 'next/navigation';
-import { type FormEvent, useEffect, useState } from 'react';
+import { type FormEvent, useState } from 'react';
 import { ErrorAlert } from '@/components/ErrorAlert';
 import { api, rememberCsrf } from '@/lib/api';
+import { useAction, useResource } from '@/lib/hooks';
 import type { User } from '@/lib/types';
 
 const MIN_PASSWORD = 12;
+const loadNeedsSetup = async () => (await api<{ needsSetup: boolean }>('/setup')).needsSetup;
 
 /** Owner setup (first start) and invitation acceptance: the same endpoint, told apart by needsSetup. */
 export function SetupForm() {
   const router = useRouter();
   const token = useSearchParams().get('token') ?? '';
-  const [needsSetup, setNeedsSetup] = useState<boolean | null>(null);
-  const [statusError, setStatusError] = useState<unknown>(null);
+  const { data: needsSetup, error: statusError } = useResource(loadNeedsSetup);
   const [name, setName] = useState('');
   const [email, setEmail] = useState('');
   const [password, setPassword] = useState('');
   const [touched, setTouched] = useState(false);
-  const [busy, setBusy] = useState(false);
-  const [error, setError] = useState<unknown>(null);
-
-  useEffect(() => {
-    api<{ needsSetup: boolean }>('/setup').then((s) => setNeedsSetup(s.needsSetup), setStatusError);
-  }, []);
+  const { run, busy, error } = useAction();
 
   const tooShort = password.length < MIN_PASSWORD;
   const owner = needsSetup !== false;
@@ -32,19 +28,17 @@ export function SetupForm() {
     e.preventDefault();
     setTouched(true);
     if (tooShort) return;
-    setBusy(true);
-    setError(null);
-    try {
-      const out = await api<{ user: User; csrfToken: string }>('/setup', {
-        method: 'POST',
-        body: { token, name: name.trim(), password, ...(email.trim() ? { email: email.trim() } : {}) },
-      });
-      rememberCsrf(out.csrfToken);
-      router.replace('/projects');
-    } catch (err) {
-      setError(err);
-      setBusy(false);
-    }
+    await run(
+      async () => {
+        const out = await api<{ user: User; csrfToken: string }>('/setup', {
+          method: 'POST',
+          body: { token, name: name.trim(), password, ...(email.trim() ? { email: email.trim() } : {}) },
+        });
+        rememberCsrf(out.csrfToken);
+        router.replace('/projects');
+      },
+      { keepBusy: true },
+    );
   }
 
   if (!token) {

@@ -1,14 +1,18 @@
 'use client';
-import { type FormEvent, useCallback, useEffect, useState } from 'react';
+import { type FormEvent, useState } from 'react';
 import { ConfirmButton } from '@/components/ConfirmButton';
+import { DataTable } from '@/components/DataTable';
 import { ErrorAlert } from '@/components/ErrorAlert';
+import { Loaded } from '@/components/Loaded';
 import { PageHeader } from '@/components/PageHeader';
 import { SecretOnce } from '@/components/SecretOnce';
 import { api } from '@/lib/api';
 import { formatDate, relative } from '@/lib/format';
+import { useAction, useResource } from '@/lib/hooks';
 import type { ApiToken, Scope } from '@/lib/types';
 
 const CHOOSABLE: Scope[] = ['read', 'write'];
+const loadTokens = async () => (await api<{ tokens: ApiToken[] }>('/tokens')).tokens;
 
 function status(t: ApiToken): { label: string; cls: string } {
   if (t.revokedAt) return { label: 'revoked', cls: 'badge-danger' };
@@ -18,34 +22,20 @@ function status(t: ApiToken): { label: string; cls: string } {
 }
 
 export function TokensView() {
-  const [tokens, setTokens] = useState<ApiToken[] | null>(null);
-  const [error, setError] = useState<unknown>(null);
+  const { run, busy, error, setError } = useAction();
+  const { data: tokens, reload: load } = useResource(loadTokens, setError);
   const [name, setName] = useState('');
   const [scopes, setScopes] = useState<Scope[]>(['read']);
   const [days, setDays] = useState('90');
   const [secret, setSecret] = useState<string | null>(null);
-  const [busy, setBusy] = useState(false);
-
-  const load = useCallback(async () => {
-    try {
-      setTokens((await api<{ tokens: ApiToken[] }>('/tokens')).tokens);
-    } catch (e) {
-      setError(e);
-    }
-  }, []);
-  useEffect(() => {
-    void load();
-  }, [load]);
 
   function toggle(s: Scope, on: boolean) {
     setScopes((prev) => (on ? [...new Set([...prev, s])] : prev.filter((x) => x !== s)));
   }
 
-  async function create(e: FormEvent) {
+  function create(e: FormEvent) {
     e.preventDefault();
-    setBusy(true);
-    setError(null);
-    try {
+    return run(async () => {
       const out = await api<{ token: ApiToken; secret: string }>('/tokens', {
         method: 'POST',
         body: { name: name.trim(), scopes, ...(days ? { expiresInDays: Number(days) } : {}) },
@@ -53,21 +43,17 @@ export function TokensView() {
       setSecret(out.secret);
       setName('');
       await load();
-    } catch (err) {
-      setError(err);
-    } finally {
-      setBusy(false);
-    }
+    });
   }
 
   async function revoke(id: string) {
-    setError(null);
-    try {
-      await api(`/tokens/${id}`, { method: 'DELETE' });
-      await load();
-    } catch (err) {
-      setError(err);
-    }
+    await run(
+      async () => {
+        await api(`/tokens/${id}`, { method: 'DELETE' });
+        await load();
+      },
+      { busy: false },
+    );
   }
 
   return (
@@ -78,9 +64,7 @@ export function TokensView() {
       />
       <div className="stack">
         <ErrorAlert error={error} />
-        {secret ? (
-          <SecretOnce title="Your new API token" secret={secret} onDone={() => setSecret(null)} />
-        ) : null}
+        <SecretOnce title="Your new API token" secret={secret} onDone={() => setSecret(null)} />
         <form onSubmit={create} className="card stack" aria-labelledby="new-token">
           <h2 id="new-token" style={{ fontSize: 15, margin: 0 }}>
             Create a token
@@ -138,60 +122,38 @@ export function TokensView() {
           <span className="hint">read: every GET. write: changes (create, update, delete).</span>
         </form>
 
-        {tokens === null ? (
-          error ? null : (
-            <p className="muted" role="status">
-              Loading…
-            </p>
-          )
-        ) : tokens.length === 0 ? (
-          <p className="empty">No tokens yet.</p>
-        ) : (
-          <div className="table-wrap">
-            <table className="table">
-              <caption className="visually-hidden">Your tokens</caption>
-              <thead>
-                <tr>
-                  <th scope="col">Name</th>
-                  <th scope="col">Kind</th>
-                  <th scope="col">Scopes</th>
-                  <th scope="col">Token</th>
-                  <th scope="col">Created</th>
-                  <th scope="col">Last used</th>
-                  <th scope="col">Expires</th>
-                  <th scope="col">Status</th>
-                  <th scope="col">
-                    <span className="visually-hidden">Actions</span>
-                  </th>
-                </tr>
-              </thead>
-              <tbody>
-                {tokens.map((t) => {
-                  const st = status(t);
-                  return (
-                    <tr key={t.id}>
-                      <td>
-                        <strong>{t.name}</strong>
-                      </td>
-                      <td>{t.kind === 'cli' ? 'CLI' : 'personal'}</td>
-                      <td>{t.scopes.join(', ')}</td>
-                      <td className="mono">{t.prefix}…</td>
-                      <td className="muted nowrap">{formatDate(t.createdAt)}</td>
-                      <td className="muted nowrap">{relative(t.lastUsedAt)}</td>
-                      <td className="muted nowrap">{t.expiresAt ? formatDate(t.expiresAt) : 'never'}</td>
-                      <td>
-                        <span className={`badge ${st.cls}`}>{st.label}</span>
-                      </td>
-                      <td className="actions">
-                        {t.revokedAt ? null : <ConfirmButton label="Revoke" onConfirm={() => revoke(t.id)} />}
-                      </td>
-                    </tr>
-                  );
-                })}
-              </tbody>
-            </table>
-          </div>
-        )}
+        <Loaded items={tokens} error={error} empty="No tokens yet.">
+          {(tokens) => (
+            <DataTable
+              columns={['Name', 'Kind', 'Scopes', 'Token', 'Created', 'Last used', 'Expires', 'Status']}
+              actions
+              caption="Your tokens"
+            >
+              {tokens.map((t) => {
+                const st = status(t);
+                return (
+                  <tr key={t.id}>
+                    <td>
+                      <strong>{t.name}</strong>
+                    </td>
+                    <td>{t.kind === 'cli' ? 'CLI' : 'personal'}</td>
+                    <td>{t.scopes.join(', ')}</td>
+                    <td className="mono">{t.prefix}…</td>
+                    <td className="muted nowrap">{formatDate(t.createdAt)}</td>
+                    <td className="muted nowrap">{relative(t.lastUsedAt)}</td>
+                    <td className="muted nowrap">{t.expiresAt ? formatDate(t.expiresAt) : 'never'}</td>
+                    <td>
+                      <span className={`badge ${st.cls}`}>{st.label}</span>
+                    </td>
+                    <td className="actions">
+                      {t.revokedAt ? null : <ConfirmButton label="Revoke" onConfirm={() => revoke(t.id)} />}
+                    </td>
+                  </tr>
+                );
+              })}
+            </DataTable>
+          )}
+        </Loaded>
       </div>
     </>
   );
