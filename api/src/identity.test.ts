@@ -419,6 +419,13 @@ for (const engine of testEngines()) {
       const badQuery = await call(s, owner, 'GET', '/api/v1/audit?limit=abc');
       assert.equal(badQuery.status, 400);
       assert.equal((await fetch(`${s.url}/health`)).status, 200, 'still up');
+      // Refused writes are audited with who sent them, even when the body never parsed.
+      const audit = await call(s, owner, 'GET', '/api/v1/audit?action=project.create&outcome=failure');
+      const statuses = audit.body.entries
+        .filter((e: { actorEmail: string }) => e.actorEmail === owner.email)
+        .map((e: { status: number }) => e.status);
+      for (const code of [400, 413, 415])
+        assert.ok(statuses.includes(code), `no audited ${code} in ${statuses}`);
     });
 
     test('health, readiness, request ids, security headers, closed CORS, OpenAPI', async () => {
