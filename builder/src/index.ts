@@ -3,12 +3,8 @@
  * schedulers. Each job runs in a supervised loop: a failure is logged and retried with exponential
  * backoff (1 s doubling to 5 min), so one bad run never stops the worker.
  */
-import type { Bus, Db, Logger } from '@peep/pkg';
+import type { Bus, Clock, Db, Logger } from '@peep/pkg';
 import { janitorRepo } from './janitor.js';
-
-export interface Clock {
-  now(): Date;
-}
 
 export interface BuilderDeps {
   db: Db;

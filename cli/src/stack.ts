@@ -77,6 +77,7 @@ interface NextServer {
 }
 
 export async function startStack(config: Config, log: Logger, events: StackEvents): Promise<Stack> {
+  // The data directory is locked before anything else starts, so a second peep fails at once.
   let lock: DirLock | null = null;
   const embedded = !config.databaseUrl;
   if (embedded && config.api) lock = lockDataDir(config.dataDir);

@@ -5,7 +5,6 @@
  * message naming the variable.
  */
 import http from 'node:http';
-import { systemClock } from '@peep/api';
 import { createBuilder } from '@peep/builder';
 import {
   type Config,
@@ -14,10 +13,10 @@ import {
   createMemoryBus,
   LockError,
   loadConfig,
-  lockDataDir,
   MigrationError,
   migrate,
-  openDb,
+  openConfiguredDb,
+  systemClock,
 } from '@peep/pkg';
 import { type Stack, startStack } from './stack.js';
 
@@ -122,10 +121,7 @@ export async function runBuilder(): Promise<void> {
   const config = configOrExit();
   const log = createLogger({ level: config.logLevel, pretty: config.logPretty });
   try {
-    const lock = config.databaseUrl ? null : lockDataDir(config.dataDir);
-    const db = await openDb(
-      config.databaseUrl ? { databaseUrl: config.databaseUrl } : { dataDir: config.dataDir },
-    );
+    const db = await openConfiguredDb(config);
     await migrate(db);
     const bus = createMemoryBus();
     const builder = createBuilder({ db, bus, log, clock: systemClock });
@@ -152,7 +148,6 @@ export async function runBuilder(): Promise<void> {
         await new Promise<void>((r) => server.close(() => r()));
         await builder.stop();
         await db.close();
-        lock?.release();
       },
       (m) => log.info(m),
     );
@@ -164,15 +159,11 @@ export async function runBuilder(): Promise<void> {
 export async function runMigrate(): Promise<{ applied: string[]; current: number }> {
   const config = configOrExit();
   try {
-    const lock = config.databaseUrl ? null : lockDataDir(config.dataDir);
-    const db = await openDb(
-      config.databaseUrl ? { databaseUrl: config.databaseUrl } : { dataDir: config.dataDir },
-    );
+    const db = await openConfiguredDb(config);
     try {
       return await migrate(db);
     } finally {
       await db.close();
-      lock?.release();
     }
   } catch (e) {
     fail(e);

@@ -120,14 +120,7 @@ export default function LandingPage() {
               peep brings runtime observability, deployment automation and environment policy together in a
               single process. Start it on your laptop in a minute; move it to Kubernetes when you are ready.
             </p>
-            <div className={styles.ctas}>
-              <a href="#start" className="btn btn-primary btn-lg">
-                Start embedded
-              </a>
-              <a href={DOCS_URL} className="btn btn-lg" rel="noopener noreferrer">
-                Read the docs
-              </a>
-            </div>
+            <CallsToAction />
           </FadeIn>
           <FadeIn delay={0.12} className={styles.heroArt}>
             {/* biome-ignore lint/performance/noImgElement: a static SVG needs no optimisation */}
@@ -235,14 +228,7 @@ export default function LandingPage() {
             <h2 id="cta-title" className={styles.sectionTitle}>
               Run your own control plane today
             </h2>
-            <div className={styles.ctas}>
-              <a href="#start" className="btn btn-primary btn-lg">
-                Start embedded
-              </a>
-              <a href={DOCS_URL} className="btn btn-lg" rel="noopener noreferrer">
-                Read the docs
-              </a>
-            </div>
+            <CallsToAction />
           </Reveal>
         </section>
       </main>
@@ -266,5 +252,19 @@ export default function LandingPage() {
         </div>
       </footer>
     </MotionRoot>
+  );
+}
+
+/** The two calls to action, in the hero and again at the end of the page. */
+function CallsToAction() {
+  return (
+    <div className={styles.ctas}>
+      <a href="#start" className="btn btn-primary btn-lg">
+        Start embedded
+      </a>
+      <a href={DOCS_URL} className="btn btn-lg" rel="noopener noreferrer">
+        Read the docs
+      </a>
+    </div>
   );
 }

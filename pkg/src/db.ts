@@ -5,6 +5,7 @@
  */
 import fs from 'node:fs';
 import path from 'node:path';
+import { lockDataDir } from './lock.js';
 
 export interface QueryResult<T> {
   rows: T[];
@@ -118,4 +119,30 @@ async function openPostgres(url: string, poolSize: number): Promise<Db> {
       await pool.end();
     },
   };
+}
+
+/**
+ * The database a peep process is configured for: the PostgreSQL server at `databaseUrl`, else PGlite
+ * in `dataDir`, locked against a second peep for as long as it is open (`close()` releases the lock).
+ */
+export async function openConfiguredDb(config: { databaseUrl: string; dataDir: string }): Promise<Db> {
+  if (config.databaseUrl) return openDb({ databaseUrl: config.databaseUrl });
+  const lock = lockDataDir(config.dataDir);
+  let db: Db;
+  try {
+    db = await openDb({ dataDir: config.dataDir });
+  } catch (e) {
+    lock.release();
+    throw e;
+  }
+  const close = db.close;
+  return Object.assign(db, {
+    async close() {
+      try {
+        await close();
+      } finally {
+        lock.release();
+      }
+    },
+  });
 }

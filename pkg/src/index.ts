@@ -1,4 +1,5 @@
 export * from './bus.js';
+export * from './clock.js';
 export * from './config.js';
 export * from './crypto.js';
 export * from './db.js';

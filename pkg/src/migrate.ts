@@ -97,9 +97,13 @@ export async function migrate(db: Db, dir = DEFAULT_MIGRATIONS_DIR): Promise<Mig
   });
 }
 
-/** True when every migration on disk is applied (for /ready). */
-export async function isMigrated(db: Db, dir = DEFAULT_MIGRATIONS_DIR): Promise<boolean> {
-  const expected = readMigrations(dir).at(-1)?.version ?? 0;
+/** The newest migration version on disk. */
+export function latestVersion(dir = DEFAULT_MIGRATIONS_DIR): number {
+  return readMigrations(dir).at(-1)?.version ?? 0;
+}
+
+/** True when the database is reachable and has every migration up to `expected` applied (for /ready). */
+export async function isMigrated(db: Db, expected: number): Promise<boolean> {
   try {
     const { rows } = await db.query<{ v: number | null }>('SELECT max(version) AS v FROM schema_migrations');
     return (rows[0]?.v ?? 0) >= expected;

@@ -3,6 +3,7 @@ import type { FastifyInstance } from 'fastify';
 import { currentAuth, requireInstanceAdmin } from '../core/auth.js';
 import { clientMeta, errorResponses } from '../core/http.js';
 import type { ProjectService } from '../projects/service.js';
+import { UUID_RE } from './repo.js';
 import type { AuditService } from './service.js';
 
 const tags = ['audit'];
@@ -66,5 +67,4 @@ export function registerAuditRoutes(
   });
 }
 
-const isUuid = (v: string | undefined): v is string =>
-  !!v && /^[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}$/i.test(v);
+const isUuid = (v: string | undefined): v is string => !!v && UUID_RE.test(v);

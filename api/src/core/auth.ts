@@ -89,31 +89,25 @@ export function registerAuth(app: FastifyInstance, deps: { db: Db; clock: Clock;
   app.decorateRequest('audit', null as never);
   // Credentials are resolved when the request arrives, before its body is parsed and validated, so a
   // write refused for a malformed body is still audited with who sent it. The checks run in preHandler.
-  const resolved = new WeakMap<object, { auth: AuthContext | null } | { error: unknown }>();
+  const failed = new WeakMap<object, unknown>();
   app.addHook('onRequest', async (req) => {
     req.audit = {};
     if (!req.routeOptions.url) return; // no such route: nothing to authorize
     try {
-      const auth = await resolve(req, deps.db, deps.clock, deps.cache);
-      resolved.set(req, { auth });
-      req.auth = auth;
-      if (auth) req.audit.actorEmail = auth.user.email;
+      req.auth = await resolve(req, deps.db, deps.clock, deps.cache);
+      if (req.auth) req.audit.actorEmail = req.auth.user.email;
     } catch (error) {
-      resolved.set(req, { error });
+      failed.set(req, error);
     }
   });
   app.addHook('preHandler', async (req) => {
     const cfg = req.routeOptions.config;
     const mode = cfg.auth ?? 'public';
-    const r = resolved.get(req) ?? { auth: null };
-    if (mode === 'public') {
-      // Public routes still learn who is calling when they can (e.g. logout, setup status); a bad token
-      // on a public route is ignored rather than failing the call.
-      req.auth = 'auth' in r ? r.auth : null;
-      return;
-    }
-    if ('error' in r) throw r.error;
-    const auth = r.auth;
+    // Public routes still learn who is calling when they can (e.g. logout, setup status); a bad token
+    // on a public route is ignored rather than failing the call.
+    if (mode === 'public') return;
+    if (failed.has(req)) throw failed.get(req);
+    const auth = req.auth;
     if (!auth) throw new AppError('unauthenticated', 'Sign in, or send "Authorization: Bearer <token>".');
     if (mode === 'session' && auth.kind !== 'session') {
       throw new AppError('forbidden', 'This action needs a dashboard session; tokens cannot do it.');

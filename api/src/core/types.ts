@@ -1,10 +1,7 @@
-import type { Bus, Config, Db, Logger } from '@peep/pkg';
+import type { Bus, Clock, Config, Db, Logger } from '@peep/pkg';
 import type { Scope } from '@peep/pkg/schemas';
 
-export interface Clock {
-  now(): Date;
-}
-export const systemClock: Clock = { now: () => new Date() };
+export { type Clock, systemClock } from '@peep/pkg';
 
 /** What every domain's register() receives. */
 export interface Deps {
