@@ -171,6 +171,54 @@ export const CONFIG_SCHEMA = {
     'Serve the dashboard from this process (`peep up`). API replicas set false.',
   ),
   builder: field('PEEP_BUILDER', bool, true, 'Run the background workers in this process (`peep up`).'),
+  natsUrl: field(
+    'PEEP_NATS_URL',
+    url('nats:', 'tls:'),
+    '',
+    'NATS server carrying the bus between replicas (live streams, cache invalidation). Empty: in-process bus.',
+  ),
+  ingestBodyLimit: field(
+    'PEEP_INGEST_BODY_LIMIT',
+    int(1024, 256 * 1024 * 1024),
+    8 * 1024 * 1024,
+    'Largest accepted ingest body (native and OTLP), in bytes as sent; gzip bodies may expand to 4 times this.',
+  ),
+  ingestQueueMax: field(
+    'PEEP_INGEST_QUEUE_MAX',
+    int(1000, 10_000_000),
+    200_000,
+    'Items (events, logs, metric points) waiting for commit before ingest answers 503 with Retry-After.',
+  ),
+  ingestBatchMax: field(
+    'PEEP_INGEST_BATCH_MAX',
+    int(100, 1_000_000),
+    20_000,
+    'Most items the ingest writer commits in one transaction.',
+  ),
+  rollupMinuteHours: field(
+    'PEEP_ROLLUP_MINUTE_HOURS',
+    int(1, 24 * 90),
+    48,
+    'Minute rollups are kept this long; older windows are answered from hourly rollups.',
+  ),
+  rollupHourDays: field(
+    'PEEP_ROLLUP_HOUR_DAYS',
+    int(1, 3650),
+    90,
+    'Hourly rollups are kept this long; older windows are answered from daily rollups (kept 400 days).',
+  ),
+  streamHeartbeatSeconds: field(
+    'PEEP_STREAM_HEARTBEAT',
+    int(1, 300),
+    15,
+    'Seconds between heartbeat comments on live streams (Server-Sent Events).',
+  ),
+  streamBufferBytes: field(
+    'PEEP_STREAM_BUFFER_BYTES',
+    int(16 * 1024, 256 * 1024 * 1024),
+    1024 * 1024,
+    'Unsent bytes a live-stream connection may hold before the consumer is told it is too slow and disconnected.',
+  ),
 } as const;
 
 type Schema = typeof CONFIG_SCHEMA;

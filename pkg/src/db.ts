@@ -76,6 +76,8 @@ async function openPostgres(url: string, poolSize: number): Promise<Db> {
   const { default: pg } = await import('pg');
   // int8 (counts, sums) as numbers, as PGlite returns them; values beyond 2^53 are not expected here.
   pg.types.setTypeParser(20, (v: string) => Number(v));
+  // int8[] (rollup sketches) likewise; one-dimensional, no NULLs.
+  pg.types.setTypeParser(1016 as 20, (v: string) => (v === '{}' ? [] : v.slice(1, -1).split(',').map(Number)));
   const pool = new pg.Pool({ connectionString: url, max: poolSize });
   // A server restart or network error on an idle client must not crash the process.
   pool.on('error', () => {});

@@ -87,6 +87,41 @@ export const ERROR_CODES = {
     status: 400,
     description: 'The pagination cursor is malformed; use the `nextCursor` value from a previous page.',
   },
+  // telemetry
+  ingest_key_invalid: {
+    status: 401,
+    description:
+      'Ingest endpoints need `Authorization: Bearer peep_ik_...` with a known ingest key (create one in the project settings or with `peep ingest-keys create`).',
+  },
+  ingest_key_revoked: { status: 401, description: 'The ingest key was revoked. Create a new one.' },
+  invalid_payload: {
+    status: 400,
+    description:
+      'The body could not be decoded: bad gzip, protobuf or JSON, or an NDJSON line that is not an object; `details` says where.',
+  },
+  unsupported_encoding: {
+    status: 415,
+    description: 'The Content-Encoding is not one peep accepts (`gzip` or none).',
+  },
+  ingest_overloaded: {
+    status: 503,
+    description:
+      'The ingest queue is full (`PEEP_INGEST_QUEUE_MAX`); nothing in this request was stored. Retry after `Retry-After` seconds.',
+  },
+  invalid_range: {
+    status: 400,
+    description:
+      'The time range is malformed, ends before it starts, lies in the future, or spans more points than allowed; the message says which.',
+  },
+  step_too_fine: {
+    status: 400,
+    description:
+      'The step is finer than the rollups kept for that window (minute rollups for `PEEP_ROLLUP_MINUTE_HOURS`, then hourly, then daily), or not a whole number of minutes.',
+  },
+  unknown_filter: {
+    status: 400,
+    description: 'A query parameter is not a filter this endpoint knows; `details.allowed` lists them.',
+  },
   // server
   service_unavailable: {
     status: 503,
