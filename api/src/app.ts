@@ -166,9 +166,10 @@ export async function buildApi(
 
   const metrics = createMetrics();
   registerMetrics(app, metrics, config.metricsToken);
-  // Exact only with one API process (see auth-cache.ts): on for the embedded database.
+  // Exact only where every revocation is seen (see auth-cache.ts): one process on the embedded
+  // database, or replicas sharing a NATS bus.
   const authCache = createAuthCache({
-    enabled: db.engine === 'pglite',
+    enabled: db.engine === 'pglite' || deps.bus.distributed,
     ttlMs: 30_000,
     max: 10_000,
     bus: deps.bus,

@@ -1,6 +1,7 @@
 /**
  * The event bus between parts of peep. In one process it is an in-process fan-out; when several
- * replicas run, a NATS implementation (a later issue) carries the same subjects between them.
+ * replicas run, the NATS implementation (bus-nats.ts, chosen by PEEP_NATS_URL through createBus in
+ * bus-factory.ts) carries the same subjects between them.
  */
 export interface BusMessage<T = unknown> {
   subject: string;
@@ -11,6 +12,16 @@ export interface BusMessage<T = unknown> {
 export type Unsubscribe = () => void;
 
 export interface Bus {
+  /** True when messages reach other processes (NATS), false for the in-process bus. */
+  readonly distributed: boolean;
+  /** False while a distributed bus is cut off from its server: other processes' messages may be missed. */
+  readonly connected: boolean;
+  /**
+   * Counts connection losses. A cache kept exact by bus messages (auth.revoked) compares it with the
+   * value it saw when filling an entry: a change means messages may have been missed in between.
+   */
+  readonly gaps: number;
+  /** Never throws into the caller; a distributed bus buffers (bounded) while disconnected. */
   publish<T>(subject: string, data: T): void;
   /** `subject` may end in `.>` to receive every subject below a prefix. */
   subscribe<T>(subject: string, handler: (msg: BusMessage<T>) => void): Unsubscribe;
@@ -26,6 +37,9 @@ export function matchesSubject(pattern: string, subject: string): boolean {
 export function createMemoryBus(onHandlerError: (err: unknown, subject: string) => void = () => {}): Bus {
   const subs = new Set<{ pattern: string; handler: (msg: BusMessage<never>) => void }>();
   return {
+    distributed: false,
+    connected: true,
+    gaps: 0,
     publish(subject, data) {
       const msg = { subject, data, at: new Date().toISOString() };
       for (const s of subs) {

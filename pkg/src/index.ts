@@ -1,4 +1,5 @@
 export * from './bus.js';
+export * from './bus-factory.js';
 export * from './clock.js';
 export * from './config.js';
 export * from './crypto.js';

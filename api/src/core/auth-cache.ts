@@ -2,8 +2,10 @@
  * A short-lived cache of resolved credentials, so an authenticated request does not cost a database
  * round trip each time. It is exact only where every revocation is seen: revoking a token or ending a
  * session publishes `auth.revoked` on the bus, and the cache drops the entry before the next request.
- * With one API process (embedded PGlite) that holds; several replicas behind PostgreSQL run without it
- * until the NATS bus carries the event between them.
+ * That holds with one API process (embedded PGlite, in-process bus) and with replicas sharing a NATS
+ * bus; replicas on PostgreSQL without NATS run without it. While a NATS bus is disconnected the cache
+ * is bypassed, and after any connection loss (`bus.gaps` moved) it starts empty, since revocations may
+ * have been missed meanwhile.
  */
 import type { Bus } from '@peep/pkg';
 import type { AuthContext } from './types.js';
@@ -12,6 +14,8 @@ export const AUTH_REVOKED = 'auth.revoked';
 export interface AuthRevoked {
   tokenId?: string;
   sessionId?: string;
+  /** An ingest key (api/src/telemetry/ingest-auth.ts keeps its own cache). */
+  ingestKeyId?: string;
 }
 
 export interface CachedAuth {
@@ -31,8 +35,19 @@ export interface AuthCache {
 
 export function createAuthCache(opts: { enabled: boolean; ttlMs: number; max: number; bus: Bus }): AuthCache {
   const entries = new Map<string, CachedAuth>();
+  const bus = opts.bus;
+  let seenGaps = bus.gaps;
+  /** Whether entries can be trusted now; forgets them all when the bus may have missed a revocation. */
+  const usable = () => {
+    if (!opts.enabled) return false;
+    if (bus.gaps !== seenGaps) {
+      entries.clear();
+      seenGaps = bus.gaps;
+    }
+    return bus.connected;
+  };
   if (opts.enabled) {
-    opts.bus.subscribe<AuthRevoked>(AUTH_REVOKED, ({ data }) => {
+    bus.subscribe<AuthRevoked>(AUTH_REVOKED, ({ data }) => {
       for (const [k, v] of entries) {
         if (
           (data.tokenId && v.ctx.tokenId === data.tokenId) ||
@@ -45,7 +60,7 @@ export function createAuthCache(opts: { enabled: boolean; ttlMs: number; max: nu
   }
   return {
     get(key, now) {
-      if (!opts.enabled) return null;
+      if (!usable()) return null;
       const e = entries.get(key);
       if (!e) return null;
       if (now - e.cachedAt > opts.ttlMs || (e.expiresAt && e.expiresAt.getTime() <= now)) {
@@ -55,7 +70,7 @@ export function createAuthCache(opts: { enabled: boolean; ttlMs: number; max: nu
       return e;
     },
     set(key, value) {
-      if (!opts.enabled) return;
+      if (!usable()) return;
       if (entries.size >= opts.max) {
         const oldest = entries.keys().next().value;
         if (oldest !== undefined) entries.delete(oldest);
