@@ -199,6 +199,24 @@ program
     ),
   );
 
+const agent = program.command('agent').description('ship logs of other programs to peep');
+agent
+  .command('nginx')
+  .description("follow nginx's peep_json access log and send each request as a request event")
+  .requiredOption('--file <path>', 'the access log (log_format peep_json, see nginx/peep.conf)')
+  .option('--service <name>', 'service name of the events (default: the request Host)')
+  .option('--key <key>', 'ingest key peep_ik_... (default: PEEP_INGEST_KEY)')
+  .option('--state-dir <dir>', 'where the position is kept (default: $XDG_STATE_HOME/peep/agent)')
+  .option('--batch <n>', 'most lines per batch (1-50000)', intIn(1, 50_000), 500)
+  .option('--interval <ms>', 'how often to look for new lines, in ms (10-60000)', intIn(10, 60_000), 1000)
+  .option('--from-start', 'on the first run, read the file from its start (default: its end)')
+  .action(
+    lazy(
+      () => import('./commands/agent.js'),
+      (m, ctx, _a, o: import('./commands/agent.js').NginxAgentCliOptions) => m.nginx(ctx, o),
+    ),
+  );
+
 try {
   await program.parseAsync(process.argv);
 } catch (e) {
