@@ -33,6 +33,12 @@ import { registerMemberRoutes } from './members/routes.js';
 import { createMemberService } from './members/service.js';
 import { registerProjectRoutes } from './projects/routes.js';
 import { createProjectService } from './projects/service.js';
+import { createIngestAuth, type IngestAuth } from './telemetry/ingest-auth.js';
+import { registerIngestRoutes } from './telemetry/ingest-routes.js';
+import { createIngestPipeline, type IngestPipeline } from './telemetry/pipeline.js';
+import { registerTelemetryRoutes } from './telemetry/routes.js';
+import { createTelemetryService } from './telemetry/service.js';
+import { createStreams, registerStreamRoutes } from './telemetry/stream.js';
 import { registerTokenRoutes } from './tokens/routes.js';
 import { createTokenService } from './tokens/service.js';
 
@@ -56,6 +62,9 @@ export interface Api {
   drain(timeoutMs: number): Promise<void>;
   auth: ReturnType<typeof createAuthService>;
   device: ReturnType<typeof createDeviceService>;
+  /** Telemetry ingest: commits batches; closed (flushed) when the app closes. */
+  pipeline: IngestPipeline;
+  ingestAuth: IngestAuth;
 }
 
 export async function buildApi(
@@ -157,6 +166,11 @@ export async function buildApi(
             description: 'Personal (peep_pat_) or CLI (peep_cli_) token',
           },
           session: { type: 'apiKey', in: 'cookie', name: 'peep_session' },
+          ingestKey: {
+            type: 'http',
+            scheme: 'bearer',
+            description: 'Ingest key (peep_ik_), telemetry ingest only',
+          },
         },
       },
       security: [{ bearer: [] }, { session: [] }],
@@ -183,7 +197,7 @@ export async function buildApi(
   const device = createDeviceService({ db, config, tokens });
   const projects = createProjectService({ db, bus: deps.bus });
   const members = createMemberService({ db });
-  const ingestKeys = createIngestKeyService({ db, clock });
+  const ingestKeys = createIngestKeyService({ db, clock, bus: deps.bus });
 
   registerAuditRoutes(app, { projects, audit });
   registerAuthRoutes(app, { ...deps, auth, audit });
@@ -193,10 +207,33 @@ export async function buildApi(
   registerMemberRoutes(app, { projects, members });
   registerIngestKeyRoutes(app, { projects, ingestKeys });
 
+  const ingestAuth = createIngestAuth({ db, bus: deps.bus, clock });
+  const pipeline = createIngestPipeline({
+    db,
+    bus: deps.bus,
+    log,
+    queueMax: config.ingestQueueMax,
+    batchMax: config.ingestBatchMax,
+    onCommit: (items, seconds) => {
+      metrics.ingestCommits.observe(seconds);
+      metrics.ingestItems.inc(items);
+    },
+  });
+  metrics.probes.ingestQueue = () => pipeline.stats().queuedItems;
+  await registerIngestRoutes(app, { auth: ingestAuth, pipeline, clock, bodyLimit: config.ingestBodyLimit });
+  const telemetry = createTelemetryService({ db, clock, config });
+  registerTelemetryRoutes(app, { projects, telemetry });
+  const streams = createStreams({ db, bus: deps.bus, config, telemetry });
+  registerStreamRoutes(app, { projects, streams, telemetry });
+  metrics.probes.streamConnections = () => streams.open();
+  // Live streams end first so close() is not held open by them; then queued batches are committed.
+  app.addHook('preClose', async () => streams.closeAll());
+  app.addHook('onClose', async () => pipeline.close());
+
   app.get('/api/openapi.json', { schema: { hide: true } }, async () => app.swagger());
 
   await app.ready();
-  return { app, routes, drain, auth, device };
+  return { app, routes, drain, auth, device, pipeline, ingestAuth };
 }
 
 /** CORS is closed unless PEEP_CORS_ORIGINS lists origins. */

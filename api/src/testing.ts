@@ -157,3 +157,58 @@ export async function call(
   }
   return { status: res.status, body: parsed, headers: res.headers };
 }
+
+export interface ProjectWithKey {
+  projectId: string;
+  /** Environment slug to id, in project order. */
+  environments: { id: string; slug: string }[];
+  /** An ingest key (peep_ik_...) for `environment` (default: the first one). */
+  key: string;
+  keyId: string;
+}
+
+/** Creates a project through the API and an ingest key for one of its environments. */
+export async function createProjectWithKey(
+  server: TestServer,
+  who: SignedIn,
+  opts: { name?: string; environment?: string } = {},
+): Promise<ProjectWithKey> {
+  const p = await call(server, who, 'POST', '/api/v1/projects', { name: opts.name ?? `Shop ${Date.now()}` });
+  if (p.status !== 201) throw new Error(`project creation failed: ${p.status} ${JSON.stringify(p.body)}`);
+  const environments = (p.body.environments as { id: string; slug: string }[]).map((e) => ({
+    id: e.id,
+    slug: e.slug,
+  }));
+  const env = opts.environment ? environments.find((e) => e.slug === opts.environment) : environments[0];
+  if (!env) throw new Error(`no environment ${opts.environment}`);
+  const k = await call(server, who, 'POST', `/api/v1/projects/${p.body.project.id}/ingest-keys`, {
+    name: 'test key',
+    environmentId: env.id,
+  });
+  if (k.status !== 201) throw new Error(`ingest key creation failed: ${k.status} ${JSON.stringify(k.body)}`);
+  return { projectId: p.body.project.id, environments, key: k.body.secret, keyId: k.body.ingestKey.id };
+}
+
+/** POSTs telemetry with an ingest key (JSON array unless `contentType` says otherwise). */
+export async function ingest(
+  server: TestServer | { url: string },
+  key: string,
+  kind: 'events' | 'logs',
+  items: unknown,
+  headers: Record<string, string> = {},
+  // biome-ignore lint/suspicious/noExplicitAny: tests read whatever JSON the route answers
+): Promise<{ status: number; body: any; headers: Headers }> {
+  const res = await fetch(`${server.url}/api/v1/ingest/${kind}`, {
+    method: 'POST',
+    headers: { authorization: `Bearer ${key}`, 'content-type': 'application/json', ...headers },
+    body: typeof items === 'string' || items instanceof Uint8Array ? items : JSON.stringify(items),
+  });
+  const text = await res.text();
+  let body: unknown = text;
+  try {
+    body = text ? JSON.parse(text) : null;
+  } catch {
+    // not JSON
+  }
+  return { status: res.status, body, headers: res.headers };
+}

@@ -77,7 +77,9 @@ async function openPostgres(url: string, poolSize: number): Promise<Db> {
   // int8 (counts, sums) as numbers, as PGlite returns them; values beyond 2^53 are not expected here.
   pg.types.setTypeParser(20, (v: string) => Number(v));
   // int8[] (rollup sketches) likewise; one-dimensional, no NULLs.
-  pg.types.setTypeParser(1016 as 20, (v: string) => (v === '{}' ? [] : v.slice(1, -1).split(',').map(Number)));
+  pg.types.setTypeParser(1016 as 20, (v: string) =>
+    v === '{}' ? [] : v.slice(1, -1).split(',').map(Number),
+  );
   const pool = new pg.Pool({ connectionString: url, max: poolSize });
   // A server restart or network error on an idle client must not crash the process.
   pool.on('error', () => {});

@@ -19,7 +19,7 @@ export const MIN_VALUE = 1e-3;
 export const MAX_VALUE = 1e9;
 
 export function bucketIndex(ms: number): number {
-  const v = ms < MIN_VALUE ? MIN_VALUE : ms > MAX_VALUE ? MAX_VALUE : ms;
+  const v = Math.min(MAX_VALUE, Math.max(MIN_VALUE, ms));
   return Math.ceil(Math.log(v) / LN_GAMMA);
 }
 

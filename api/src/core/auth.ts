@@ -93,6 +93,7 @@ export function registerAuth(app: FastifyInstance, deps: { db: Db; clock: Clock;
   app.addHook('onRequest', async (req) => {
     req.audit = {};
     if (!req.routeOptions.url) return; // no such route: nothing to authorize
+    if (req.routeOptions.config.auth === 'ingest') return; // ingest keys: see telemetry/ingest-auth.ts
     try {
       req.auth = await resolve(req, deps.db, deps.clock, deps.cache);
       if (req.auth) req.audit.actorEmail = req.auth.user.email;
@@ -105,7 +106,7 @@ export function registerAuth(app: FastifyInstance, deps: { db: Db; clock: Clock;
     const mode = cfg.auth ?? 'public';
     // Public routes still learn who is calling when they can (e.g. logout, setup status); a bad token
     // on a public route is ignored rather than failing the call.
-    if (mode === 'public') return;
+    if (mode === 'public' || mode === 'ingest') return;
     if (failed.has(req)) throw failed.get(req);
     const auth = req.auth;
     if (!auth) throw new AppError('unauthenticated', 'Sign in, or send "Authorization: Bearer <token>".');

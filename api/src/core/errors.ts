@@ -46,6 +46,7 @@ function fromFastify(err: FastifyError): AppError | null {
 export function renderError(req: FastifyRequest, reply: FastifyReply, e: AppError) {
   const body: ErrorEnvelope = { error: { code: e.code, message: e.message, requestId: String(req.id) } };
   if (e.details !== undefined) body.error.details = e.details;
+  if (e.code === 'ingest_overloaded' || e.code === 'service_unavailable') reply.header('retry-after', '1');
   return reply.code(e.status).type('application/json; charset=utf-8').send(body);
 }
 

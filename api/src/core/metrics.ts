@@ -1,7 +1,7 @@
 /** Prometheus metrics: HTTP request counts and latency per route and status, plus process metrics. */
 import { AppError, safeEqual } from '@peep/pkg';
 import type { FastifyInstance } from 'fastify';
-import { Counter, collectDefaultMetrics, Histogram, Registry } from 'prom-client';
+import { Counter, collectDefaultMetrics, Gauge, Histogram, Registry } from 'prom-client';
 
 export function createMetrics() {
   const registry = new Registry();
@@ -19,7 +19,36 @@ export function createMetrics() {
     buckets: [0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2.5, 5, 10],
     registers: [registry],
   });
-  return { registry, requests, duration };
+  const ingestItems = new Counter({
+    name: 'peep_ingest_items_total',
+    help: 'Telemetry items (request events, logs, metric points) committed by the ingest pipeline.',
+    registers: [registry],
+  });
+  const ingestCommits = new Histogram({
+    name: 'peep_ingest_commit_duration_seconds',
+    help: 'Time to commit one group of ingest batches (raw rows and rollups).',
+    buckets: [0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2.5, 5],
+    registers: [registry],
+  });
+  /** Read at scrape time; the parts that know the numbers replace them. */
+  const probes = { ingestQueue: () => 0, streamConnections: () => 0 };
+  new Gauge({
+    name: 'peep_ingest_queue_items',
+    help: 'Telemetry items waiting for commit.',
+    registers: [registry],
+    collect() {
+      this.set(probes.ingestQueue());
+    },
+  });
+  new Gauge({
+    name: 'peep_stream_connections',
+    help: 'Open live-stream (Server-Sent Events) connections.',
+    registers: [registry],
+    collect() {
+      this.set(probes.streamConnections());
+    },
+  });
+  return { registry, requests, duration, ingestItems, ingestCommits, probes };
 }
 export type Metrics = ReturnType<typeof createMetrics>;
 

@@ -29,8 +29,11 @@ export interface AuthContext {
   csrfHash?: string;
 }
 
-/** Who may call a route: anyone, any signed-in user (session or token), or only a dashboard session. */
-export type RouteAuth = 'public' | 'user' | 'session';
+/**
+ * Who may call a route: anyone, any signed-in user (session or token), only a dashboard session, or
+ * the holder of an ingest key (checked by the ingest scope, api/src/telemetry/ingest-auth.ts).
+ */
+export type RouteAuth = 'public' | 'user' | 'session' | 'ingest';
 
 export interface AuditTarget {
   targetType?: string;

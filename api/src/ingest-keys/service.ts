@@ -1,10 +1,11 @@
-import { AppError, type Db, newSecret, sha256 } from '@peep/pkg';
+import { AppError, type Bus, type Db, newSecret, sha256 } from '@peep/pkg';
 import type { Project } from '@peep/pkg/schemas';
+import { AUTH_REVOKED, type AuthRevoked } from '../core/auth-cache.js';
 import type { Clock } from '../core/types.js';
 import { environmentsRepo } from '../projects/repo.js';
 import { ingestKeysRepo } from './repo.js';
 
-export function createIngestKeyService(deps: { db: Db; clock: Clock }) {
+export function createIngestKeyService(deps: { db: Db; clock: Clock; bus: Bus }) {
   const { db, clock } = deps;
   return {
     list: (project: Project) => ingestKeysRepo.list(db, project.id),
@@ -25,6 +26,7 @@ export function createIngestKeyService(deps: { db: Db; clock: Clock }) {
     async revoke(project: Project, id: string) {
       const k = await ingestKeysRepo.revoke(db, project.id, id, clock.now());
       if (!k) throw new AppError('ingest_key_not_found');
+      deps.bus.publish<AuthRevoked>(AUTH_REVOKED, { ingestKeyId: k.id });
       return k;
     },
   };

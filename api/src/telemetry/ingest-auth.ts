@@ -1,0 +1,102 @@
+/**
+ * Ingest-key authentication for every ingest route (native, OTLP): `Authorization: Bearer peep_ik_…`
+ * decides the project and environment of the batch. Resolved keys are cached for a few seconds so a
+ * busy SDK does not cost a lookup per batch; revoking a key publishes `auth.revoked` and every
+ * replica listening on the bus drops it before its next batch.
+ */
+import { AppError, type Bus, type Clock, type Db, sha256 } from '@peep/pkg';
+import type { FastifyInstance, FastifyRequest } from 'fastify';
+import { AUTH_REVOKED, type AuthRevoked } from '../core/auth-cache.js';
+
+export interface IngestKeyContext {
+  keyId: string;
+  projectId: string;
+  environmentId: string;
+  /** The project's raw retention: older items are rejected. */
+  retentionDays: number;
+}
+
+declare module 'fastify' {
+  interface FastifyRequest {
+    ingest: IngestKeyContext | null;
+  }
+}
+
+const TTL_MS = 10_000;
+const TOUCH_EVERY_MS = 60_000;
+const MAX_ENTRIES = 10_000;
+
+export function createIngestAuth(deps: { db: Db; bus: Bus; clock: Clock }) {
+  const cache = new Map<string, { ctx: IngestKeyContext; at: number }>();
+  const touched = new Map<string, number>();
+  deps.bus.subscribe<AuthRevoked>(AUTH_REVOKED, ({ data }) => {
+    if (!data.ingestKeyId) return;
+    for (const [k, v] of cache) if (v.ctx.keyId === data.ingestKeyId) cache.delete(k);
+  });
+
+  async function resolve(header: string | undefined): Promise<IngestKeyContext> {
+    const m = header ? /^Bearer\s+(\S+)\s*$/i.exec(header) : null;
+    const secret = m?.[1];
+    if (!secret?.startsWith('peep_ik_')) throw new AppError('ingest_key_invalid');
+    const hash = sha256(secret);
+    const now = deps.clock.now().getTime();
+    const hit = cache.get(hash);
+    if (hit && now - hit.at < TTL_MS) return hit.ctx;
+    const { rows } = await deps.db.query<{
+      id: string;
+      project_id: string;
+      environment_id: string;
+      revoked_at: Date | null;
+      raw_retention_days: number;
+    }>(
+      `SELECT k.id, k.project_id, k.environment_id, k.revoked_at, p.raw_retention_days
+       FROM ingest_keys k JOIN projects p ON p.id = k.project_id WHERE k.key_hash = $1`,
+      [hash],
+    );
+    const r = rows[0];
+    if (!r) throw new AppError('ingest_key_invalid', 'Unknown ingest key.');
+    if (r.revoked_at) throw new AppError('ingest_key_revoked');
+    const ctx: IngestKeyContext = {
+      keyId: r.id,
+      projectId: r.project_id,
+      environmentId: r.environment_id,
+      retentionDays: r.raw_retention_days,
+    };
+    if (cache.size >= MAX_ENTRIES) cache.delete(cache.keys().next().value as string);
+    cache.set(hash, { ctx, at: now });
+    if (now - (touched.get(r.id) ?? 0) > TOUCH_EVERY_MS) {
+      touched.set(r.id, now);
+      await deps.db.query('UPDATE ingest_keys SET last_used_at = $2 WHERE id = $1', [r.id, new Date(now)]);
+    }
+    return ctx;
+  }
+
+  return { resolve };
+}
+export type IngestAuth = ReturnType<typeof createIngestAuth>;
+
+/**
+ * An encapsulated scope for ingest routes: bodies arrive as raw buffers (routes decode JSON, NDJSON,
+ * protobuf, gzip themselves) up to `bodyLimit`, and the ingest key is checked before the body is read.
+ */
+export async function registerIngestScope(
+  app: FastifyInstance,
+  deps: { auth: IngestAuth; bodyLimit: number },
+  routes: (scope: FastifyInstance) => void,
+) {
+  await app.register(async (scope) => {
+    scope.removeAllContentTypeParsers();
+    scope.addContentTypeParser('*', { parseAs: 'buffer', bodyLimit: deps.bodyLimit }, (_req, body, done) =>
+      done(null, body),
+    );
+    scope.addHook('onRequest', async (req: FastifyRequest) => {
+      req.ingest = await deps.auth.resolve(req.headers.authorization);
+    });
+    routes(scope);
+  });
+}
+
+export function ingestContext(req: FastifyRequest): IngestKeyContext {
+  if (!req.ingest) throw new AppError('ingest_key_invalid');
+  return req.ingest;
+}

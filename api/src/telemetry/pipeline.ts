@@ -1,0 +1,272 @@
+/**
+ * The ingest pipeline: every ingest request hands its checked rows here and waits; a writer commits
+ * the waiting batches of many requests in one transaction (group commit) and only then answers them,
+ * so an acknowledgement means the rows are durable. The queue is bounded in items: when it is full,
+ * submit() refuses at once with `ingest_overloaded` (503 + Retry-After) instead of growing memory.
+ * After each commit the new rows go on the bus for live streams, with their ids.
+ *
+ * Idempotency keys are inserted in the same transaction as their batch; a key already present means
+ * the batch was committed before, and the retry gets the first answer back without storing anything.
+ */
+import { AppError, type Bus, type Db, type Logger, type Queryable } from '@peep/pkg';
+import { insertEvents, insertLogs, insertMetrics, type Owned } from './store.js';
+import {
+  type EventRow,
+  type LogEntry,
+  type LogRow,
+  type MetricRow,
+  type StreamEvent,
+  toLogEntry,
+  toStreamEvent,
+} from './types.js';
+
+export interface IngestBatch {
+  projectId: string;
+  environmentId: string;
+  events?: EventRow[];
+  logs?: LogRow[];
+  metrics?: MetricRow[];
+  idempotencyKey?: string;
+  /** The answer to remember with the idempotency key. */
+  result?: unknown;
+}
+
+export interface SubmitResult {
+  /** True when the idempotency key was seen before: nothing was stored this time. */
+  duplicate: boolean;
+  /** The first attempt's `result` for duplicates; this batch's own otherwise. */
+  result: unknown;
+}
+
+export interface IngestStats {
+  queuedItems: number;
+  committedItems: number;
+  commits: number;
+  refused: number;
+}
+
+export interface IngestPipeline {
+  submit(batch: IngestBatch): Promise<SubmitResult>;
+  stats(): IngestStats;
+  /** Stops accepting and resolves once everything queued is committed (SIGTERM). */
+  close(): Promise<void>;
+}
+
+/** Bus subjects: `telemetry.events.<projectId>` carries StreamEventsMessage, logs likewise. */
+export const eventsSubject = (projectId: string) => `telemetry.events.${projectId}`;
+export const logsSubject = (projectId: string) => `telemetry.logs.${projectId}`;
+export interface StreamEventsMessage {
+  items: StreamEvent[];
+}
+export interface StreamLogsMessage {
+  items: LogEntry[];
+}
+
+interface Pending {
+  batch: IngestBatch;
+  items: number;
+  resolve: (r: SubmitResult) => void;
+  reject: (e: unknown) => void;
+}
+
+export interface PipelineOptions {
+  db: Db;
+  bus: Bus;
+  log: Logger;
+  /** Most items waiting for commit (PEEP_INGEST_QUEUE_MAX). */
+  queueMax: number;
+  /** Most items per transaction (PEEP_INGEST_BATCH_MAX). */
+  batchMax: number;
+  /** Transactions in flight at once: 1 for PGlite (one connection), 2 for PostgreSQL. */
+  writers?: number;
+  onCommit?: (items: number, seconds: number) => void;
+}
+
+const itemsOf = (b: IngestBatch) =>
+  (b.events?.length ?? 0) + (b.logs?.length ?? 0) + (b.metrics?.length ?? 0);
+
+export function createIngestPipeline(opts: PipelineOptions): IngestPipeline {
+  const { db, bus, log } = opts;
+  const writers = opts.writers ?? (db.engine === 'pglite' ? 1 : 2);
+  const queue: Pending[] = [];
+  let queuedItems = 0;
+  let active = 0;
+  let closing = false;
+  let idle: (() => void) | null = null;
+  const stats = { committedItems: 0, commits: 0, refused: 0 };
+
+  function pump() {
+    while (active < writers && queue.length > 0) {
+      const group: Pending[] = [];
+      let n = 0;
+      while (queue.length > 0) {
+        const next = queue[0] as Pending;
+        if (group.length > 0 && n + next.items > opts.batchMax) break;
+        queue.shift();
+        group.push(next);
+        n += next.items;
+      }
+      active++;
+      void commitGroup(group).finally(() => {
+        active--;
+        queuedItems -= n;
+        if (queue.length > 0) pump();
+        else if (active === 0) idle?.();
+      });
+    }
+  }
+
+  async function commitGroup(group: Pending[]): Promise<void> {
+    const started = performance.now();
+    try {
+      const { results, publish } = await db.transaction((tx) => write(tx, group));
+      publish();
+      const items = group.reduce((s, p) => s + p.items, 0);
+      stats.commits++;
+      stats.committedItems += items;
+      opts.onCommit?.(items, (performance.now() - started) / 1000);
+      group.forEach((p, i) => {
+        p.resolve(results[i] as SubmitResult);
+      });
+    } catch (err) {
+      if (group.length > 1) {
+        // One batch must not fail its neighbours: commit each on its own.
+        for (const p of group) await commitGroup([p]);
+        return;
+      }
+      log.error({ err }, 'ingest commit failed');
+      for (const p of group)
+        p.reject(
+          new AppError('service_unavailable', 'The database did not accept the batch; retry shortly.'),
+        );
+    }
+  }
+
+  /** Inside one transaction: idempotency, rows, rollups. Publishes after the caller commits. */
+  async function write(
+    tx: Queryable,
+    group: Pending[],
+  ): Promise<{ results: SubmitResult[]; publish: () => void }> {
+    const results: (SubmitResult | null)[] = group.map(() => null);
+    const firstOf = new Map<string, number>();
+    const keyed: number[] = [];
+    group.forEach((p, i) => {
+      const k = p.batch.idempotencyKey;
+      if (!k) return;
+      const id = `${p.batch.projectId}\u0000${k}`;
+      const first = firstOf.get(id);
+      if (first !== undefined) results[i] = { duplicate: true, result: group[first]?.batch.result };
+      else {
+        firstOf.set(id, i);
+        keyed.push(i);
+      }
+    });
+    if (keyed.length > 0) {
+      const ps = keyed.map((i) => group[i]?.batch.projectId);
+      const ks = keyed.map((i) => group[i]?.batch.idempotencyKey);
+      const rs = keyed.map((i) => JSON.stringify(group[i]?.batch.result ?? null));
+      const fresh = await tx.query<{ project_id: string; key: string }>(
+        `INSERT INTO ingest_idempotency (project_id, key, result)
+         SELECT * FROM unnest($1::uuid[], $2::text[], $3::jsonb[]) ON CONFLICT DO NOTHING
+         RETURNING project_id, key`,
+        [ps, ks, rs],
+      );
+      const inserted = new Set(fresh.rows.map((r) => `${r.project_id}\u0000${r.key}`));
+      const seen = keyed.filter((i) => {
+        const b = group[i]?.batch as IngestBatch;
+        return !inserted.has(`${b.projectId}\u0000${b.idempotencyKey}`);
+      });
+      if (seen.length > 0) {
+        const prior = await tx.query<{ project_id: string; key: string; result: unknown }>(
+          `SELECT project_id, key, result FROM ingest_idempotency
+           WHERE (project_id, key) IN (SELECT * FROM unnest($1::uuid[], $2::text[]))`,
+          [seen.map((i) => group[i]?.batch.projectId), seen.map((i) => group[i]?.batch.idempotencyKey)],
+        );
+        const byKey = new Map(prior.rows.map((r) => [`${r.project_id}\u0000${r.key}`, r.result]));
+        for (const i of seen) {
+          const b = group[i]?.batch as IngestBatch;
+          results[i] = { duplicate: true, result: byKey.get(`${b.projectId}\u0000${b.idempotencyKey}`) };
+        }
+      }
+    }
+    const live = group.filter((_, i) => results[i] === null).map((p) => p.batch);
+    const ev: Owned<EventRow>[] = [];
+    const lg: Owned<LogRow>[] = [];
+    const mt: Owned<MetricRow>[] = [];
+    for (const b of live) {
+      if (b.events?.length)
+        ev.push({ projectId: b.projectId, environmentId: b.environmentId, rows: b.events });
+      if (b.logs?.length) lg.push({ projectId: b.projectId, environmentId: b.environmentId, rows: b.logs });
+      if (b.metrics?.length)
+        mt.push({ projectId: b.projectId, environmentId: b.environmentId, rows: b.metrics });
+    }
+    const eventIds = ev.length ? await insertEvents(tx, ev) : [];
+    const logIds = lg.length ? await insertLogs(tx, lg) : [];
+    if (mt.length) await insertMetrics(tx, mt);
+    return {
+      results: group.map((p, i) => results[i] ?? { duplicate: false, result: p.batch.result }),
+      // Called once the transaction has committed, before anyone is answered.
+      publish: () => publish(ev, eventIds, lg, logIds),
+    };
+  }
+
+  function publish(ev: Owned<EventRow>[], eventIds: number[][], lg: Owned<LogRow>[], logIds: number[][]) {
+    const byProject = new Map<string, { events: StreamEvent[]; logs: LogEntry[] }>();
+    const slot = (p: string) => {
+      let s = byProject.get(p);
+      if (!s) {
+        s = { events: [], logs: [] };
+        byProject.set(p, s);
+      }
+      return s;
+    };
+    ev.forEach((g, gi) => {
+      const ids = eventIds[gi] ?? [];
+      const s = slot(g.projectId);
+      g.rows.forEach((r, i) => {
+        s.events.push(toStreamEvent(ids[i] ?? 0, g.environmentId, r));
+      });
+    });
+    lg.forEach((g, gi) => {
+      const ids = logIds[gi] ?? [];
+      const s = slot(g.projectId);
+      g.rows.forEach((r, i) => {
+        s.logs.push(toLogEntry(ids[i] ?? 0, g.environmentId, r));
+      });
+    });
+    for (const [projectId, s] of byProject) {
+      if (s.events.length) bus.publish<StreamEventsMessage>(eventsSubject(projectId), { items: s.events });
+      if (s.logs.length) bus.publish<StreamLogsMessage>(logsSubject(projectId), { items: s.logs });
+    }
+  }
+
+  return {
+    submit(batch) {
+      if (closing)
+        return Promise.reject(new AppError('service_unavailable', 'peep is shutting down; retry.'));
+      const items = itemsOf(batch);
+      if (queuedItems > 0 && queuedItems + items > opts.queueMax) {
+        stats.refused++;
+        return Promise.reject(new AppError('ingest_overloaded'));
+      }
+      queuedItems += items;
+      return new Promise<SubmitResult>((resolve, reject) => {
+        queue.push({
+          batch,
+          items,
+          resolve,
+          reject,
+        });
+        pump();
+      });
+    },
+    stats: () => ({ queuedItems, ...stats }),
+    close() {
+      closing = true;
+      if (queue.length === 0 && active === 0) return Promise.resolve();
+      return new Promise<void>((resolve) => {
+        idle = resolve;
+      });
+    },
+  };
+}
