@@ -2,7 +2,8 @@
  * The server process: one HTTP listener in front of the API (`/api/*`, `/.well-known/*`, `/health`,
  * `/ready`, `/metrics`) and the Next.js dashboard (everything else), the same split the Ingress makes
  * when scaled out. Embedded mode adds PGlite in the data directory (locked against a second peep) and
- * the in-process bus; the builder's workers run in the same process.
+ * the in-process bus (NATS instead when PEEP_NATS_URL is set); the builder's workers run in the same
+ * process.
  */
 import fs from 'node:fs';
 import http from 'node:http';
@@ -13,6 +14,7 @@ import { type Api, buildApi, systemClock } from '@peep/api';
 import { type Builder, createBuilder } from '@peep/builder';
 import {
   type Config,
+  createBus,
   createMemoryBus,
   type Db,
   type DirLock,
@@ -95,7 +97,11 @@ export async function startStack(config: Config, log: Logger, events: StackEvent
       const m = await migrate(db);
       if (m.applied.length) log.info({ applied: m.applied }, 'migrations applied');
     }
-    const bus = createMemoryBus((err, subject) => log.error({ err, subject }, 'bus handler failed'));
+    // NATS when PEEP_NATS_URL is set (replicas), else in-process. A dashboard-only pod needs no bus.
+    const bus = db
+      ? await createBus(config, log)
+      : createMemoryBus((err, subject) => log.error({ err, subject }, 'bus handler failed'));
+    cleanups.push(() => bus.close());
     const dashboard = await dashboardP;
     if (dashboard) cleanups.push(() => dashboard.close());
 
@@ -152,7 +158,6 @@ export async function startStack(config: Config, log: Logger, events: StackEvent
           await api.drain(10_000);
         } else await new Promise<void>((resolve) => server.close(() => resolve()));
         await builder?.stop();
-        await bus.close();
         for (const c of cleanups.reverse())
           await c().catch((err) => log.error({ err }, 'shutdown step failed'));
         lock?.release();

@@ -9,8 +9,8 @@ import { createBuilder } from '@peep/builder';
 import {
   type Config,
   ConfigError,
+  createBus,
   createLogger,
-  createMemoryBus,
   LockError,
   loadConfig,
   MigrationError,
@@ -123,7 +123,7 @@ export async function runBuilder(): Promise<void> {
   try {
     const db = await openConfiguredDb(config);
     await migrate(db);
-    const bus = createMemoryBus();
+    const bus = await createBus(config, log);
     const builder = createBuilder({ db, bus, log, clock: systemClock });
     builder.start();
     const server = http.createServer((req, res) => {
@@ -147,6 +147,7 @@ export async function runBuilder(): Promise<void> {
       async () => {
         await new Promise<void>((r) => server.close(() => r()));
         await builder.stop();
+        await bus.close();
         await db.close();
       },
       (m) => log.info(m),
