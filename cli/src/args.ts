@@ -52,3 +52,14 @@ export function parseList(value: string): string[] {
   if (parts.length === 0) throw new InvalidArgumentError('expected a comma-separated list.');
   return parts;
 }
+
+/** `--since`: a duration back from now (`90s`, `15m`, `6h`, `7d`, `2w`) sent as is, or an ISO 8601 time. */
+export function parseSince(value: string): string {
+  const v = value.trim();
+  if (/^\d{1,6}[smhdw]$/.test(v)) return v;
+  try {
+    return parseTime(v);
+  } catch {
+    throw new InvalidArgumentError('expected a duration such as 15m, 6h, 7d, or an ISO 8601 time.');
+  }
+}

@@ -4,7 +4,7 @@
  * fast; each command's implementation is imported when it runs.
  */
 import { type Command, CommanderError, Option, program } from 'commander';
-import { intIn, parseList, parseScopes, parseTime, ROLES } from './args.js';
+import { intIn, parseList, parseScopes, parseSince, parseTime, ROLES } from './args.js';
 import type { Context, GlobalOptions } from './context.js';
 import { EXIT, EXIT_CODE_HELP } from './errors.js';
 import { version } from './version.js';
@@ -14,6 +14,8 @@ const json = process.argv.includes('--json');
 const ENV_HELP = `Environment:
   PEEP_SERVER       server URL, instead of --server
   PEEP_TOKEN        API token to use instead of the stored login (CI); \`peep login\` stores it
+  PEEP_PROJECT      project id or slug for metrics, logs and ingest-keys, instead of --project
+  PEEP_INGEST_KEY   ingest key for \`peep agent nginx\`, instead of --key
   XDG_CONFIG_HOME   credentials go to $XDG_CONFIG_HOME/peep/credentials.json (default ~/.config/peep/)
   NO_COLOR          no colours (output is plain anyway when not a terminal)
   PEEP_FORCE_TTY=1  allow the device login without a terminal (tests)
@@ -196,6 +198,77 @@ program
     lazy(
       () => import('./commands/audit.js'),
       (m, ctx, _a, o: import('./commands/audit.js').AuditOptions) => m.audit(ctx, o),
+    ),
+  );
+
+const ik = program.command('ingest-keys').description('keys that apps and agents send telemetry with');
+const ingestKeys = () => import('./commands/ingest-keys.js');
+type IngestKeyOpts = import('./commands/ingest-keys.js').IngestKeyOptions;
+const optionalProject = () =>
+  new Option('--project <project>', 'project id or slug (default: PEEP_PROJECT, else your only project)');
+ik.command('ls')
+  .alias('list')
+  .description("list a project's ingest keys (project admins)")
+  .addOption(optionalProject())
+  .option('--env <env>', 'only keys of this environment (slug)')
+  .action(lazy(ingestKeys, (m, ctx, _a, o: IngestKeyOpts) => m.list(ctx, o)));
+ik.command('create')
+  .argument('<name>', 'what the key is for (e.g. the app or host)')
+  .description('create an ingest key for one environment; the key is printed once')
+  .addOption(optionalProject())
+  .requiredOption('--env <env>', 'environment slug (e.g. prod)')
+  .action(lazy(ingestKeys, (m, ctx, [name], o: IngestKeyOpts) => m.create(ctx, name as string, o)));
+ik.command('revoke')
+  .argument('<key>', 'key id (or its name, when one active key has it)')
+  .description('revoke an ingest key: senders using it get 401 at once')
+  .addOption(optionalProject())
+  .action(lazy(ingestKeys, (m, ctx, [ref], o: IngestKeyOpts) => m.revoke(ctx, ref as string, o)));
+
+program
+  .command('metrics')
+  .description('p50/p95/p99 latency, requests per second and error rate per route')
+  .addOption(optionalProject())
+  .option('--service <name>', 'only this service')
+  .option('--route <route>', 'only this route template (e.g. /users/:id)')
+  .option('--env <env>', 'only this environment (slug)')
+  .option('--since <when>', 'window start: 15m, 6h, 7d or an ISO 8601 time (default 1h)', parseSince)
+  .addOption(
+    new Option('--sort <by>', 'order of the routes (default traffic)').choices(['traffic', 'p95', 'errors']),
+  )
+  .option('--limit <n>', 'routes to show (1-200, default 20)', intIn(1, 200))
+  .action(
+    lazy(
+      () => import('./commands/metrics.js'),
+      (m, ctx, _a, o: import('./commands/metrics.js').MetricsOptions) => m.metrics(ctx, o),
+    ),
+  );
+
+program
+  .command('logs')
+  .description("a project's runtime logs, newest last; --follow streams new ones live")
+  .addOption(optionalProject())
+  .option('-f, --follow', 'keep printing new logs as they arrive (Ctrl-C stops)')
+  .option('--service <name>', 'only this service')
+  .option('--env <env>', 'only this environment (slug)')
+  .addOption(
+    new Option('--level <level>', 'this level or more severe').choices([
+      'trace',
+      'debug',
+      'info',
+      'warn',
+      'error',
+      'fatal',
+    ]),
+  )
+  .option('--grep <text>', 'messages containing this text (case-insensitive)')
+  .option('--request-id <id>', 'only logs of this request')
+  .option('--since <when>', 'from: 15m, 6h, 7d or an ISO 8601 time (default 7d)', parseSince)
+  .option('--limit <n>', 'how many recent logs (1-10000; default 100, 20 with --follow)', intIn(1, 10_000))
+  .addHelpText('after', '\nWith --json: one JSON log entry per line (NDJSON).')
+  .action(
+    lazy(
+      () => import('./commands/logs.js'),
+      (m, ctx, _a, o: import('./commands/logs.js').LogsOptions) => m.logs(ctx, o),
     ),
   );
 
