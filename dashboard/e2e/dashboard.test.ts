@@ -7,21 +7,15 @@ import fs from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';
 import { type TestContext, test } from 'node:test';
-import { type Browser, type BrowserContext, chromium, type Page } from 'playwright-core';
-import { BIN, freePort, type Proc, ROOT, runPeep, waitReady } from './peep.js';
+import type { Browser, BrowserContext, Page } from 'playwright-core';
+import { haveChromium, horizontalOverflow, launchChromium, RESULTS, shot } from './browser.js';
+import { BIN, freePort, type Proc, runPeep, waitReady } from './peep.js';
 
-const CHROMIUM = process.env.PEEP_CHROMIUM_PATH ?? '/usr/bin/chromium';
-const RESULTS = path.join(ROOT, 'dashboard/e2e/test-results');
 const SETUP_LINK = /(https?:\/\/\S+\/setup\?token=[A-Za-z0-9_-]+)/;
 const USER_CODE = /\b([BCDFGHJKLMNPQRSTVWXZ]{4}-[BCDFGHJKLMNPQRSTVWXZ]{4})\b/;
 const PILLARS = ['Runtime observability', 'Deployment automation', 'Environment policy'];
 
 const OWNER = { name: 'Ada Lovelace', email: 'ada@example.com', password: 'correct horse battery' };
-
-async function shot(page: Page, step: string) {
-  fs.mkdirSync(RESULTS, { recursive: true });
-  await page.screenshot({ path: path.join(RESULTS, `${step}.png`), fullPage: true });
-}
 
 /** Scrolls to the end and back so scroll-triggered reveals have run before a full-page screenshot. */
 async function revealAll(page: Page) {
@@ -35,19 +29,10 @@ async function revealAll(page: Page) {
   await page.waitForTimeout(600);
 }
 
-async function horizontalOverflow(page: Page): Promise<number> {
-  return page.evaluate(() => document.documentElement.scrollWidth - document.documentElement.clientWidth);
-}
-
 test('dashboard in Chromium against a real peep up, with the CLI logging in by device code', {
   timeout: 300_000,
 }, async (t) => {
-  if (!fs.existsSync(CHROMIUM)) {
-    const reason = `Chromium not found at ${CHROMIUM} (set PEEP_CHROMIUM_PATH)`;
-    if (process.env.CI === 'true') assert.fail(`${reason}; the browser suite is required under CI`);
-    t.skip(reason);
-    return;
-  }
+  if (!haveChromium(t)) return;
   assert.ok(fs.existsSync(BIN), `${BIN} is missing: run npm run build:ts first`);
 
   fs.rmSync(RESULTS, { recursive: true, force: true });
@@ -80,17 +65,7 @@ test('dashboard in Chromium against a real peep up, with the CLI logging in by d
   const base = new URL(setupLink).origin;
   await waitReady(server, base, 60_000);
 
-  browser = await chromium.launch({
-    executablePath: CHROMIUM,
-    args: [
-      '--headless',
-      '--no-sandbox',
-      '--disable-gpu',
-      '--disable-background-networking',
-      '--disable-component-update',
-      '--no-first-run',
-    ],
-  });
+  browser = await launchChromium();
   const context: BrowserContext = await browser.newContext({ viewport: { width: 1280, height: 860 } });
   context.setDefaultTimeout(15_000);
   const page = await context.newPage();
@@ -329,7 +304,7 @@ test('dashboard in Chromium against a real peep up, with the CLI logging in by d
     await gp.getByRole('link', { name: 'Storefront' }).click();
     await gp.getByRole('heading', { level: 1, name: 'Storefront' }).waitFor();
     const tabs = await gp.getByRole('tab').allTextContents();
-    assert.deepEqual(tabs, ['Environments', 'Services', 'Members']);
+    assert.deepEqual(tabs, ['Environments', 'Runtime', 'Services', 'Members']);
     assert.equal(await gp.getByRole('button', { name: 'Add environment' }).count(), 0);
     assert.equal(await gp.getByRole('button', { name: 'Delete' }).count(), 0);
     await gp.getByRole('tab', { name: 'Services' }).click();
