@@ -38,7 +38,6 @@ export function wrapListener(
 interface ExpressRequest extends IncomingMessage {
   route?: { path?: unknown };
   baseUrl?: string;
-  originalUrl?: string;
 }
 
 export type ExpressMiddleware = (
@@ -47,13 +46,32 @@ export type ExpressMiddleware = (
   next: (err?: unknown) => void,
 ) => void;
 
-/** The matched Express route: `req.baseUrl` + `req.route.path` when the path is a string. */
-export function expressRoute(req: ExpressRequest): string | undefined {
-  const p = req.route?.path;
+/** An Express route template: the mount path (`req.baseUrl`) + `req.route.path` when that is a string. */
+export function expressRoute(baseUrl: string | undefined, route: unknown): string | undefined {
+  const p = (route as { path?: unknown } | undefined)?.path;
   if (typeof p !== 'string') return undefined;
-  const base = req.baseUrl ?? '';
+  const base = baseUrl ?? '';
   const joined = `${base}${p === '/' && base ? '' : p}`;
   return joined || '/';
+}
+
+/**
+ * Remembers the template of the route Express matches, with the mount path in effect at that moment:
+ * by the time the response ends (after an error handler, say) Express has restored `req.baseUrl`.
+ */
+function watchExpressRoute(req: ExpressRequest): () => string | undefined {
+  let value = req.route;
+  let matched: string | undefined;
+  Object.defineProperty(req, 'route', {
+    configurable: true,
+    enumerable: true,
+    get: () => value,
+    set: (v: unknown) => {
+      value = v as ExpressRequest['route'];
+      matched = expressRoute(req.baseUrl, v) ?? matched;
+    },
+  });
+  return () => matched ?? expressRoute(req.baseUrl, value);
 }
 
 /** Express (4 and 5) or Connect middleware; register it first: `app.use(peep.express())`. */
@@ -61,9 +79,8 @@ export function expressMiddleware(sink: EventSink): ExpressMiddleware {
   return (req, res, next) => {
     let ctx: RequestContext | undefined;
     try {
-      const r = req as ExpressRequest;
       ctx = newContext({ requestId: req.headers['x-request-id'], traceparent: req.headers.traceparent });
-      track(sink, req, res, ctx, () => expressRoute(r));
+      track(sink, req, res, ctx, watchExpressRoute(req as ExpressRequest));
     } catch (e) {
       sink.report(e as Error);
     }
