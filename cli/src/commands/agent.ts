@@ -68,6 +68,7 @@ export async function nginx(ctx: Context, o: NginxAgentCliOptions): Promise<void
       note(
         `stopped: ${stats.events} events in ${stats.batches} batches, ${stats.malformed} malformed lines skipped, ` +
           `${stats.rejected} rejected, ${stats.dropped} dropped, ${stats.retries} retries` +
+          (stats.duplicates > 0 ? `, ${stats.duplicates} resent batches already counted` : '') +
           (stats.interrupted ? '; one batch unacknowledged, resent on the next start' : ''),
       ),
     );
