@@ -4,13 +4,13 @@
  * the page. Rows are coloured by status class; a request id opens that request's logs below.
  */
 import { useCallback, useEffect, useState } from 'react';
-import { DataTable } from '@/components/DataTable';
 import { fmtClock, fmtMs, type RuntimeFilters, type StreamEvent, statusTone } from '@/lib/telemetry';
 import type { Environment } from '@/lib/types';
 import styles from './runtime.module.css';
 import { useEventStream } from './useEventStream';
 
 export const MAX_ROWS = 200;
+const COLUMNS = ['Time', 'Env', 'Service', 'Request', 'Status', 'Duration', 'Request id'];
 
 const STATE_LABEL = {
   connecting: 'Connecting…',
@@ -77,43 +77,53 @@ export function LiveStream({
           {running ? 'Waiting for requests matching the filters…' : 'Paused. Resume to see new requests.'}
         </p>
       ) : (
-        <DataTable
-          caption="Live requests"
-          columns={['Time', 'Env', 'Service', 'Request', 'Status', 'Duration', 'Request id']}
-        >
-          {rows.map((r) => (
-            <tr key={r.id} className={styles[`tone-${statusTone(r.status)}`]} data-status={r.status}>
-              <td className="mono nowrap">
-                <time dateTime={r.time}>{fmtClock(r.time)}</time>
-              </td>
-              <td className="mono">{envSlug(r.environmentId)}</td>
-              <td>{r.service}</td>
-              <td>
-                <span className={styles.method}>{r.method}</span> <span className="mono">{r.route}</span>
-              </td>
-              <td>
-                <span className={`${styles.status} ${styles[`status-${statusTone(r.status)}`]}`}>
-                  {r.status}
-                </span>
-              </td>
-              <td className={styles.num}>{fmtMs(r.durationMs)}</td>
-              <td className="mono">
-                {r.requestId ? (
-                  <button
-                    type="button"
-                    className={styles.linkButton}
-                    title="Show this request's logs"
-                    onClick={() => r.requestId && onRequestId(r.requestId)}
-                  >
-                    {r.requestId}
-                  </button>
-                ) : (
-                  <span className="muted">—</span>
-                )}
-              </td>
-            </tr>
-          ))}
-        </DataTable>
+        <div className={`table-wrap ${styles.scroll}`}>
+          <table className="table" aria-label="Live requests">
+            <thead>
+              <tr>
+                {COLUMNS.map((c) => (
+                  <th key={c} scope="col">
+                    {c}
+                  </th>
+                ))}
+              </tr>
+            </thead>
+            <tbody>
+              {rows.map((r) => (
+                <tr key={r.id} className={styles[`tone-${statusTone(r.status)}`]} data-status={r.status}>
+                  <td className="mono nowrap">
+                    <time dateTime={r.time}>{fmtClock(r.time)}</time>
+                  </td>
+                  <td className="mono">{envSlug(r.environmentId)}</td>
+                  <td>{r.service}</td>
+                  <td>
+                    <span className={styles.method}>{r.method}</span> <span className="mono">{r.route}</span>
+                  </td>
+                  <td>
+                    <span className={`${styles.status} ${styles[`status-${statusTone(r.status)}`]}`}>
+                      {r.status}
+                    </span>
+                  </td>
+                  <td className={styles.num}>{fmtMs(r.durationMs)}</td>
+                  <td className="mono">
+                    {r.requestId ? (
+                      <button
+                        type="button"
+                        className={styles.linkButton}
+                        title="Show this request's logs"
+                        onClick={() => r.requestId && onRequestId(r.requestId)}
+                      >
+                        {r.requestId}
+                      </button>
+                    ) : (
+                      <span className="muted">—</span>
+                    )}
+                  </td>
+                </tr>
+              ))}
+            </tbody>
+          </table>
+        </div>
       )}
     </>
   );

@@ -252,7 +252,7 @@ export function LogViewer({
       ) : logs.length === 0 ? (
         <p className="empty">No log lines match.</p>
       ) : (
-        <div className="table-wrap">
+        <div className={`table-wrap ${styles.scroll}`}>
           <table className={`table ${styles.logTable}`} aria-label="Log lines">
             <thead>
               <tr>
