@@ -31,6 +31,7 @@ import { registerIngestKeyRoutes } from './ingest-keys/routes.js';
 import { createIngestKeyService } from './ingest-keys/service.js';
 import { registerMemberRoutes } from './members/routes.js';
 import { createMemberService } from './members/service.js';
+import { registerOtlpRoutes } from './otlp/routes.js';
 import { registerProjectRoutes } from './projects/routes.js';
 import { createProjectService } from './projects/service.js';
 import { createIngestAuth, type IngestAuth } from './telemetry/ingest-auth.js';
@@ -221,6 +222,7 @@ export async function buildApi(
   });
   metrics.probes.ingestQueue = () => pipeline.stats().queuedItems;
   await registerIngestRoutes(app, { auth: ingestAuth, pipeline, clock, bodyLimit: config.ingestBodyLimit });
+  await registerOtlpRoutes(app, { auth: ingestAuth, pipeline, clock, bodyLimit: config.ingestBodyLimit });
   const telemetry = createTelemetryService({ db, clock, config });
   registerTelemetryRoutes(app, { projects, telemetry });
   const streams = createStreams({ db, bus: deps.bus, config, telemetry });
