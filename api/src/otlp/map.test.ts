@@ -466,6 +466,17 @@ describe('mapping rules', () => {
     assert.equal((capped.a as string).length, 2048);
     assert.ok(JSON.stringify(capped).length <= 8192);
     assert.equal(capped.c, 'z');
+    // Quotes double in JSON: the budget counts them escaped (2,047 quotes + … are 4,097 characters).
+    const escaped = capAttributes(
+      new Map([
+        ['q', '"'.repeat(3000)],
+        ['r', '"'.repeat(3000)],
+        ['s', 'ok'],
+      ]),
+      new Set(),
+    );
+    assert.ok(JSON.stringify(escaped).length <= 8192, String(JSON.stringify(escaped).length));
+    assert.deepEqual(Object.keys(escaped ?? {}), ['q', 's']);
   });
 
   test('an exponential histogram with only positive buckets becomes exact explicit buckets', () => {

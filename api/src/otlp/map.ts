@@ -128,7 +128,8 @@ function id(m: Msg, k: string, bytes: number): string | null {
   if (v instanceof Uint8Array) {
     if (v.length === 0) return null;
     if (v.length !== bytes) bad(`${k} must be ${bytes} bytes`);
-    return Buffer.from(v.buffer, v.byteOffset, v.length).toString('hex');
+    // protobufjs hands out Buffers on Node; anything else gets a Buffer view.
+    return (Buffer.isBuffer(v) ? v : Buffer.from(v.buffer, v.byteOffset, v.length)).toString('hex');
   }
   if (typeof v !== 'string') return bad(`${k} must be a hex string`);
   if (v === '') return null;
@@ -175,6 +176,15 @@ function attributeMap(m: Msg, k = 'attributes'): Map<string, Plain> {
   return out;
 }
 
+/** Characters JSON.stringify escapes (or may: surrogates); strings without them are quoted as is. */
+// biome-ignore lint/suspicious/noControlCharactersInRegex: JSON escapes exactly these control characters
+const NEEDS_ESCAPE = /["\\\u0000-\u001f\ud800-\udfff]/;
+/** JSON.stringify(v).length without stringifying in the common case. */
+function jsonLength(v: string | number | boolean): number {
+  if (typeof v !== 'string') return String(v).length;
+  return NEEDS_ESCAPE.test(v) ? JSON.stringify(v).length : v.length + 2;
+}
+
 /** Attributes as peep stores them: scalars (lists and maps as JSON text), at most 64 keys and 8 KB. */
 export function capAttributes(attrs: Map<string, Plain>, skip: ReadonlySet<string>): Attributes | null {
   const out: Attributes = {};
@@ -189,7 +199,7 @@ export function capAttributes(attrs: Map<string, Plain>, skip: ReadonlySet<strin
     else s = JSON.stringify(v);
     if (typeof s === 'string' && s.length > MAX_ATTRIBUTE_VALUE)
       s = `${s.slice(0, MAX_ATTRIBUTE_VALUE - 1)}…`;
-    const add = JSON.stringify(k).length + 1 + JSON.stringify(s).length + (n > 0 ? 1 : 0);
+    const add = jsonLength(k) + 1 + jsonLength(s) + (n > 0 ? 1 : 0);
     if (size + add > MAX_ATTRIBUTES_JSON) continue;
     out[k] = s;
     size += add;
