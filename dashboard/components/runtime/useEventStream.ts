@@ -3,13 +3,16 @@
  * A Server-Sent Events subscription (same-origin, so the session cookie authenticates it). Messages of
  * one event type are parsed and handed over in batches a few times a second, so a busy stream costs one
  * render per batch, not one per message. Pausing closes the connection; resuming reopens it from the
- * last id received (`lastEventId`), so the server replays what was missed. The browser itself resumes
- * with `Last-Event-ID` after a dropped connection, or after the server cut a consumer that fell behind.
+ * last id received (`lastEventId`), so the server replays what was missed. A dropped connection, or
+ * one the server ended with `event: error` (a consumer too slow, a failed replay), is reopened the same
+ * way by this hook rather than by the browser: the browser's own retry sends only the last id seen on
+ * that connection, which is none when it failed before its first message.
  */
 import { useEffect, useRef, useState } from 'react';
 
 export type StreamState = 'connecting' | 'live' | 'reconnecting' | 'paused';
 const FLUSH_MS = 200;
+const RETRY_MS = [1000, 2000, 5000, 10_000, 30_000];
 
 export function useEventStream<T extends { id: string }>(
   url: string,
@@ -19,10 +22,13 @@ export function useEventStream<T extends { id: string }>(
 ) {
   const [state, setState] = useState<StreamState>(enabled ? 'connecting' : 'paused');
   const [notice, setNotice] = useState<string | null>(null);
+  const [attempt, setAttempt] = useState(0);
+  const failures = useRef(0);
   const lastId = useRef<{ url: string; id: string } | null>(null);
   const handler = useRef(onBatch);
   handler.current = onBatch;
 
+  // biome-ignore lint/correctness/useExhaustiveDependencies: `attempt` only triggers a reconnect
   useEffect(() => {
     if (!enabled) {
       setState('paused');
@@ -35,9 +41,12 @@ export function useEventStream<T extends { id: string }>(
       : url;
     const es = new EventSource(full, { withCredentials: true });
     let buffer: T[] = [];
-    setState('connecting');
-    setNotice(null);
-    es.onopen = () => setState('live');
+    setState(failures.current ? 'reconnecting' : 'connecting');
+    if (!resumeFrom) setNotice(null);
+    es.onopen = () => {
+      failures.current = 0;
+      setState('live');
+    };
     es.addEventListener(event, (m) => {
       try {
         const item = JSON.parse((m as MessageEvent<string>).data) as T;
@@ -47,24 +56,33 @@ export function useEventStream<T extends { id: string }>(
         // a malformed message is skipped; the next one carries on
       }
     });
+    let retry: ReturnType<typeof setTimeout> | undefined;
     es.addEventListener('error', (e) => {
       const data = (e as MessageEvent<string>).data;
-      if (typeof data === 'string' && data.includes('consumer_too_slow')) {
-        setNotice('The stream fell behind; it resumed from the last request received.');
-      }
-      setState(es.readyState === EventSource.CLOSED ? 'paused' : 'reconnecting');
+      if (typeof data === 'string' && data.includes('consumer_too_slow'))
+        setNotice('The stream fell behind; it resumed from the last item received.');
+      else if (typeof data === 'string' && data.includes('replay'))
+        setNotice('What arrived while paused could not be replayed at once; retrying.');
+      es.close();
+      setState('reconnecting');
+      const wait = RETRY_MS[Math.min(failures.current++, RETRY_MS.length - 1)];
+      retry = setTimeout(() => setAttempt((n) => n + 1), wait);
     });
-    const timer = setInterval(() => {
+    const flush = () => {
       if (buffer.length === 0) return;
       const batch = buffer;
       buffer = [];
       handler.current(batch);
-    }, FLUSH_MS);
+    };
+    const timer = setInterval(flush, FLUSH_MS);
     return () => {
+      // What arrived is shown: the resume point (lastId) is already past it.
+      flush();
       clearInterval(timer);
+      clearTimeout(retry);
       es.close();
     };
-  }, [url, event, enabled]);
+  }, [url, event, enabled, attempt]);
 
   return { state, notice };
 }
