@@ -33,7 +33,8 @@ const RESPONSE = {
   metrics: type('opentelemetry.proto.collector.metrics.v1.ExportMetricsServiceResponse'),
 };
 const STATUS = type('google.rpc.Status');
-const ERROR_INFO = type('google.rpc.ErrorInfo');
+/** google.rpc.ErrorInfo, for reading the detail of a Status answer. */
+export const ERROR_INFO = type('google.rpc.ErrorInfo');
 const ERROR_INFO_URL = 'type.googleapis.com/google.rpc.ErrorInfo';
 
 /** The field of partial_success that counts rejected items, per signal. */
@@ -140,5 +141,3 @@ export function encodeRequest(signal: Signal, obj: Record<string, unknown>): Buf
   const T = REQUEST[signal];
   return Buffer.from(T.encode(T.fromObject(obj)).finish());
 }
-
-export { ERROR_INFO };

@@ -69,7 +69,7 @@ function partialMessage(noun: string, m: Mapped<unknown>): string {
   return `${m.rejected} ${noun} rejected${more}: ${m.messages.join('; ')}`;
 }
 
-function toAppError(err: FastifyError | AppError, req: FastifyRequest): AppError {
+function toAppError(err: FastifyError | AppError): AppError {
   if (err instanceof AppError) return err;
   const byStatus: Partial<Record<number, ErrorCode>> = {
     400: 'invalid_payload',
@@ -78,13 +78,12 @@ function toAppError(err: FastifyError | AppError, req: FastifyRequest): AppError
   };
   const code = err.statusCode ? byStatus[err.statusCode] : undefined;
   if (code) return new AppError(code, code === 'invalid_payload' ? err.message : undefined);
-  req.log.error({ err }, 'unhandled error');
   return new AppError('internal_error', 'Internal error; the server logged it with this request id.');
 }
 
 /** Errors as google.rpc.Status in the request's format (OTLP/HTTP "Failures"). */
 function renderOtlpError(err: FastifyError | AppError, req: FastifyRequest, reply: FastifyReply) {
-  const e = toAppError(err, req);
+  const e = toAppError(err);
   if (e.status >= 500 && e.code !== 'ingest_overloaded') req.log.error({ err }, e.message);
   const format: Format = formatOf(mediaType(req)) ?? 'json';
   if (e.status === 503 || e.status === 429) reply.header('retry-after', '1');
