@@ -25,6 +25,11 @@ export interface Bus {
   publish<T>(subject: string, data: T): void;
   /** `subject` may end in `.>` to receive every subject below a prefix. */
   subscribe<T>(subject: string, handler: (msg: BusMessage<T>) => void): Unsubscribe;
+  /**
+   * False when no one anywhere can be listening on `subject`, so a publisher may skip building the
+   * message. A bus between processes cannot know and always answers true.
+   */
+  hasSubscribers?(subject: string): boolean;
   close(): Promise<void>;
 }
 
@@ -53,6 +58,10 @@ export function createMemoryBus(onHandlerError: (err: unknown, subject: string) 
           }
         });
       }
+    },
+    hasSubscribers(subject) {
+      for (const s of subs) if (matchesSubject(s.pattern, subject)) return true;
+      return false;
     },
     subscribe(pattern, handler) {
       const s = { pattern, handler: handler as (msg: BusMessage<never>) => void };

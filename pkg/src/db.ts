@@ -16,6 +16,11 @@ export interface Queryable {
   query<T = Record<string, unknown>>(sql: string, params?: unknown[]): Promise<QueryResult<T>>;
   /** Runs several statements without parameters (migrations). */
   exec(sql: string): Promise<void>;
+  /**
+   * `COPY table (cols) FROM STDIN` with `data` in PostgreSQL's text format (tab-separated, `\N` for
+   * NULL): the fastest way to insert many rows on both engines.
+   */
+  copyIn(sql: string, data: string): Promise<void>;
 }
 
 export interface Db extends Queryable {
@@ -48,6 +53,14 @@ async function openPglite(dataDir: string | undefined): Promise<Db> {
     exec: (sql: string) => Promise<unknown>;
   };
   const wrap = (q: PgliteLike): Queryable => ({
+    async copyIn(sql: string, data: string) {
+      // PGlite reads COPY input from a Blob passed as /dev/blob.
+      await (q.query as (s: string, p: unknown[], o: { blob: Blob }) => Promise<unknown>)(
+        `${sql} FROM '/dev/blob'`,
+        [],
+        { blob: new Blob([data]) },
+      );
+    },
     async query<T>(sql: string, params?: unknown[]) {
       const r = await q.query(sql, params);
       return { rows: r.rows as T[], rowCount: r.affectedRows ?? r.rows.length };
@@ -61,6 +74,7 @@ async function openPglite(dataDir: string | undefined): Promise<Db> {
     engine: 'pglite',
     query: base.query,
     exec: base.exec,
+    copyIn: base.copyIn,
     transaction(fn) {
       return pg.transaction((tx) => fn(wrap(tx)));
     },
@@ -74,6 +88,13 @@ async function openPglite(dataDir: string | undefined): Promise<Db> {
 
 async function openPostgres(url: string, poolSize: number): Promise<Db> {
   const { default: pg } = await import('pg');
+  const { from: copyFrom } = await import('pg-copy-streams');
+  const { finished } = await import('node:stream/promises');
+  const copyIn = async (client: import('pg').PoolClient, sql: string, data: string) => {
+    const stream = client.query(copyFrom(`${sql} FROM STDIN`));
+    stream.end(data);
+    await finished(stream);
+  };
   // int8 (counts, sums) as numbers, as PGlite returns them; values beyond 2^53 are not expected here.
   pg.types.setTypeParser(20, (v: string) => Number(v));
   // int8[] (rollup sketches) likewise; one-dimensional, no NULLs.
@@ -95,6 +116,14 @@ async function openPostgres(url: string, poolSize: number): Promise<Db> {
     async exec(sql) {
       await pool.query(sql);
     },
+    async copyIn(sql, data) {
+      const c = await pool.connect();
+      try {
+        await copyIn(c, sql, data);
+      } finally {
+        c.release();
+      }
+    },
     async transaction(fn) {
       const c = await pool.connect();
       try {
@@ -107,6 +136,7 @@ async function openPostgres(url: string, poolSize: number): Promise<Db> {
           async exec(sql: string) {
             await c.query(sql);
           },
+          copyIn: (sql: string, data: string) => copyIn(c, sql, data),
         });
         await c.query('COMMIT');
         return out;

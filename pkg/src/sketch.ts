@@ -35,10 +35,11 @@ export class Sketch {
 
   add(ms: number, n = 1): void {
     if (!(ms >= 0)) return; // NaN and negatives are not latencies
-    this.addAt(bucketIndex(ms), n);
+    this.addIndex(bucketIndex(ms), n);
   }
 
-  private addAt(index: number, n: number): void {
+  /** Adds `n` to bucket `index` (from bucketIndex), when several sketches take the same value. */
+  addIndex(index: number, n = 1): void {
     if (this.counts.length === 0) {
       this.offset = index;
       this.counts.push(n);
@@ -85,7 +86,24 @@ export class Sketch {
   }
 
   merge(other: Sketch): void {
-    this.mergeArray(other.toArray());
+    if (other.counts.length === 0) return;
+    const last = other.offset + other.counts.length - 1;
+    // Grow once to cover the other's range, then add bucket by bucket.
+    if (this.counts.length === 0) {
+      this.offset = other.offset;
+      this.counts = other.counts.slice();
+      this.count = other.count;
+      return;
+    }
+    if (other.offset < this.offset) {
+      this.counts = new Array<number>(this.offset - other.offset).fill(0).concat(this.counts);
+      this.offset = other.offset;
+    }
+    while (this.offset + this.counts.length - 1 < last) this.counts.push(0);
+    const base = other.offset - this.offset;
+    for (let i = 0; i < other.counts.length; i++)
+      this.counts[base + i] = (this.counts[base + i] ?? 0) + (other.counts[i] ?? 0);
+    this.count += other.count;
   }
 
   /** The q-quantile (0 <= q <= 1), or null for an empty sketch. */

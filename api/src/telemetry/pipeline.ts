@@ -9,7 +9,7 @@
  * the batch was committed before, and the retry gets the first answer back without storing anything.
  */
 import { AppError, type Bus, type Db, type Logger, type Queryable } from '@peep/pkg';
-import { insertEvents, insertLogs, insertMetrics, type Owned } from './store.js';
+import { apply, type Owned, prepare } from './store.js';
 import {
   type EventRow,
   type LogEntry,
@@ -62,6 +62,8 @@ export interface StreamLogsMessage {
   items: LogEntry[];
 }
 
+class IdempotencyRace extends Error {}
+
 interface Pending {
   batch: IngestBatch;
   items: number;
@@ -77,7 +79,7 @@ export interface PipelineOptions {
   queueMax: number;
   /** Most items per transaction (PEEP_INGEST_BATCH_MAX). */
   batchMax: number;
-  /** Transactions in flight at once: 1 for PGlite (one connection), 2 for PostgreSQL. */
+  /** Transactions in flight at once: 1 for PGlite (one connection), 4 for PostgreSQL. */
   writers?: number;
   onCommit?: (items: number, seconds: number) => void;
 }
@@ -87,7 +89,10 @@ const itemsOf = (b: IngestBatch) =>
 
 export function createIngestPipeline(opts: PipelineOptions): IngestPipeline {
   const { db, bus, log } = opts;
-  const writers = opts.writers ?? (db.engine === 'pglite' ? 1 : 2);
+  const writers = opts.writers ?? (db.engine === 'pglite' ? 1 : 4);
+  // Rollup shards of this process's writers; another replica most likely picks other ones.
+  const shardBase = Math.floor(Math.random() * 64) * writers;
+  const freeShards = Array.from({ length: writers }, (_, i) => (shardBase + i) % 32_000);
   const queue: Pending[] = [];
   let queuedItems = 0;
   let active = 0;
@@ -107,7 +112,9 @@ export function createIngestPipeline(opts: PipelineOptions): IngestPipeline {
         n += next.items;
       }
       active++;
-      void commitGroup(group).finally(() => {
+      const shard = freeShards.pop() as number;
+      void commitGroup(group, shard).finally(() => {
+        freeShards.push(shard);
         active--;
         queuedItems -= n;
         if (queue.length > 0) pump();
@@ -116,10 +123,10 @@ export function createIngestPipeline(opts: PipelineOptions): IngestPipeline {
     }
   }
 
-  async function commitGroup(group: Pending[]): Promise<void> {
+  async function commitGroup(group: Pending[], shard: number): Promise<void> {
     const started = performance.now();
     try {
-      const { results, publish } = await db.transaction((tx) => write(tx, group));
+      const { results, publish } = await write(group, shard);
       publish();
       const items = group.reduce((s, p) => s + p.items, 0);
       stats.commits++;
@@ -131,7 +138,7 @@ export function createIngestPipeline(opts: PipelineOptions): IngestPipeline {
     } catch (err) {
       if (group.length > 1) {
         // One batch must not fail its neighbours: commit each on its own.
-        for (const p of group) await commitGroup([p]);
+        for (const p of group) await commitGroup([p], shard);
         return;
       }
       log.error({ err }, 'ingest commit failed');
@@ -142,71 +149,82 @@ export function createIngestPipeline(opts: PipelineOptions): IngestPipeline {
     }
   }
 
-  /** Inside one transaction: idempotency, rows, rollups. Publishes after the caller commits. */
+  const keyOf = (b: IngestBatch) => `${b.projectId}\u0000${b.idempotencyKey}`;
+
+  /** Results of batches whose idempotency key is already stored (committed earlier). */
+  async function seenBefore(q: Queryable, batches: IngestBatch[]): Promise<Map<string, unknown>> {
+    if (batches.length === 0) return new Map();
+    const prior = await q.query<{ project_id: string; key: string; result: unknown }>(
+      `SELECT project_id, key, result FROM ingest_idempotency
+       WHERE (project_id, key) IN (SELECT * FROM unnest($1::uuid[], $2::text[]))`,
+      [batches.map((b) => b.projectId), batches.map((b) => b.idempotencyKey)],
+    );
+    return new Map(prior.rows.map((r) => [`${r.project_id}\u0000${r.key}`, r.result]));
+  }
+
+  /**
+   * Prepares outside the transaction, applies inside. A key stored by another writer between the
+   * check and the insert (a retry racing its original) aborts and redoes the group once.
+   */
   async function write(
-    tx: Queryable,
     group: Pending[],
+    shard: number,
+    attempt = 0,
   ): Promise<{ results: SubmitResult[]; publish: () => void }> {
     const results: (SubmitResult | null)[] = group.map(() => null);
     const firstOf = new Map<string, number>();
-    const keyed: number[] = [];
+    const keyed: IngestBatch[] = [];
     group.forEach((p, i) => {
-      const k = p.batch.idempotencyKey;
-      if (!k) return;
-      const id = `${p.batch.projectId}\u0000${k}`;
-      const first = firstOf.get(id);
+      if (!p.batch.idempotencyKey) return;
+      const k = keyOf(p.batch);
+      const first = firstOf.get(k);
       if (first !== undefined) results[i] = { duplicate: true, result: group[first]?.batch.result };
       else {
-        firstOf.set(id, i);
-        keyed.push(i);
+        firstOf.set(k, i);
+        keyed.push(p.batch);
       }
     });
-    if (keyed.length > 0) {
-      const ps = keyed.map((i) => group[i]?.batch.projectId);
-      const ks = keyed.map((i) => group[i]?.batch.idempotencyKey);
-      const rs = keyed.map((i) => JSON.stringify(group[i]?.batch.result ?? null));
-      const fresh = await tx.query<{ project_id: string; key: string }>(
-        `INSERT INTO ingest_idempotency (project_id, key, result)
-         SELECT * FROM unnest($1::uuid[], $2::text[], $3::jsonb[]) ON CONFLICT DO NOTHING
-         RETURNING project_id, key`,
-        [ps, ks, rs],
-      );
-      const inserted = new Set(fresh.rows.map((r) => `${r.project_id}\u0000${r.key}`));
-      const seen = keyed.filter((i) => {
-        const b = group[i]?.batch as IngestBatch;
-        return !inserted.has(`${b.projectId}\u0000${b.idempotencyKey}`);
-      });
-      if (seen.length > 0) {
-        const prior = await tx.query<{ project_id: string; key: string; result: unknown }>(
-          `SELECT project_id, key, result FROM ingest_idempotency
-           WHERE (project_id, key) IN (SELECT * FROM unnest($1::uuid[], $2::text[]))`,
-          [seen.map((i) => group[i]?.batch.projectId), seen.map((i) => group[i]?.batch.idempotencyKey)],
-        );
-        const byKey = new Map(prior.rows.map((r) => [`${r.project_id}\u0000${r.key}`, r.result]));
-        for (const i of seen) {
-          const b = group[i]?.batch as IngestBatch;
-          results[i] = { duplicate: true, result: byKey.get(`${b.projectId}\u0000${b.idempotencyKey}`) };
-        }
-      }
-    }
+    const prior = await seenBefore(db, keyed);
+    group.forEach((p, i) => {
+      if (results[i] === null && p.batch.idempotencyKey && prior.has(keyOf(p.batch)))
+        results[i] = { duplicate: true, result: prior.get(keyOf(p.batch)) };
+    });
     const live = group.filter((_, i) => results[i] === null).map((p) => p.batch);
-    const ev: Owned<EventRow>[] = [];
-    const lg: Owned<LogRow>[] = [];
-    const mt: Owned<MetricRow>[] = [];
-    for (const b of live) {
-      if (b.events?.length)
-        ev.push({ projectId: b.projectId, environmentId: b.environmentId, rows: b.events });
-      if (b.logs?.length) lg.push({ projectId: b.projectId, environmentId: b.environmentId, rows: b.logs });
-      if (b.metrics?.length)
-        mt.push({ projectId: b.projectId, environmentId: b.environmentId, rows: b.metrics });
-    }
-    const eventIds = ev.length ? await insertEvents(tx, ev) : [];
-    const logIds = lg.length ? await insertLogs(tx, lg) : [];
-    if (mt.length) await insertMetrics(tx, mt);
+    const fresh = live.filter((b) => b.idempotencyKey);
+    const owned = <T>(rows: (b: IngestBatch) => T[] | undefined): Owned<T>[] =>
+      live
+        .filter((b) => (rows(b)?.length ?? 0) > 0)
+        .map((b) => ({ projectId: b.projectId, environmentId: b.environmentId, rows: rows(b) as T[] }));
+    const ev = owned<EventRow>((b) => b.events);
+    const lg = owned<LogRow>((b) => b.logs);
+    const mt = owned<MetricRow>((b) => b.metrics);
+    const prepared = await prepare(db, ev, lg, mt);
+    const raced = await db
+      .transaction(async (tx) => {
+        if (fresh.length > 0) {
+          const ins = await tx.query(
+            `INSERT INTO ingest_idempotency (project_id, key, result)
+             SELECT * FROM unnest($1::uuid[], $2::text[], $3::jsonb[]) ON CONFLICT DO NOTHING RETURNING key`,
+            [
+              fresh.map((b) => b.projectId),
+              fresh.map((b) => b.idempotencyKey),
+              fresh.map((b) => JSON.stringify(b.result ?? null)),
+            ],
+          );
+          if (ins.rowCount !== fresh.length) throw new IdempotencyRace();
+        }
+        await apply(tx, prepared, shard);
+        return false;
+      })
+      .catch((e) => {
+        if (e instanceof IdempotencyRace && attempt === 0) return true;
+        throw e;
+      });
+    if (raced) return write(group, shard, 1);
     return {
       results: group.map((p, i) => results[i] ?? { duplicate: false, result: p.batch.result }),
       // Called once the transaction has committed, before anyone is answered.
-      publish: () => publish(ev, eventIds, lg, logIds),
+      publish: () => publish(ev, prepared.eventIds, lg, prepared.logIds),
     };
   }
 
@@ -221,6 +239,7 @@ export function createIngestPipeline(opts: PipelineOptions): IngestPipeline {
       return s;
     };
     ev.forEach((g, gi) => {
+      if (bus.hasSubscribers?.(eventsSubject(g.projectId)) === false) return;
       const ids = eventIds[gi] ?? [];
       const s = slot(g.projectId);
       g.rows.forEach((r, i) => {
@@ -228,6 +247,7 @@ export function createIngestPipeline(opts: PipelineOptions): IngestPipeline {
       });
     });
     lg.forEach((g, gi) => {
+      if (bus.hasSubscribers?.(logsSubject(g.projectId)) === false) return;
       const ids = logIds[gi] ?? [];
       const s = slot(g.projectId);
       g.rows.forEach((r, i) => {

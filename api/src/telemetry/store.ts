@@ -1,11 +1,12 @@
 /**
- * Writes committed telemetry: raw rows (one multi-row INSERT ... SELECT FROM unnest per table) and
- * the minute, hour and day rollups, aggregated in memory first so a commit upserts one row per key
- * and tier however many events it holds. Rows are upserted in key order, so two writers (two
- * replicas) updating the same rollups wait for each other instead of deadlocking.
+ * Writes committed telemetry in two steps. `prepare` runs before the transaction: it numbers the
+ * rows, renders them in COPY text format and aggregates the minute, hour and day rollups in memory
+ * (one row per key and tier however many events). `apply` runs inside it: COPY for raw rows (several
+ * times faster than INSERT ... SELECT FROM unnest on both engines) and one upsert per tier into the
+ * writer's own rollup shard, so parallel writers never wait on each other's row locks.
  */
 import type { Queryable } from '@peep/pkg';
-import { Sketch } from '@peep/pkg/sketch';
+import { bucketIndex, Sketch } from '@peep/pkg/sketch';
 import type { EventRow, LogRow, MetricRow } from './types.js';
 
 export interface Owned<T> {
@@ -41,109 +42,138 @@ interface Agg {
   sketch: Sketch;
 }
 
-/** Reserves `n` ids of a table's identity sequence, so rows can be published with their ids. */
-async function reserveIds(q: Queryable, table: string, n: number): Promise<number[]> {
-  if (n === 0) return [];
-  const { rows } = await q.query<{ id: number }>(
-    `SELECT nextval(pg_get_serial_sequence('${table}', 'id'))::float8 AS id FROM generate_series(1, $1)`,
-    [n],
-  );
-  return rows.map((r) => Number(r.id));
+/** Rows one transaction may number from its block (PEEP_INGEST_BATCH_MAX is at most 10^6). */
+export const BLOCK = 2 ** 20;
+/**
+ * The first id of a block of BLOCK ids for this transaction: one sequence call, no lock, so
+ * transactions of several writers (and replicas) run in parallel. Ids grow with the time a
+ * transaction started; rows of a transaction that commits later than a newer one appear "behind" it.
+ */
+async function reserveBlock(q: Queryable): Promise<number> {
+  const { rows } = await q.query<{ n: number }>("SELECT nextval('telemetry_block_seq')::float8 AS n");
+  return Number(rows[0]?.n) * BLOCK;
 }
 
-const json = (a: unknown) => (a === null ? null : JSON.stringify(a));
+/** JSON for jsonb, which refuses the escaped NUL character. */
+const json = (a: unknown) => (a === null ? null : JSON.stringify(a).replaceAll('\\u0000', '\\ufffd'));
 
-export async function insertEvents(q: Queryable, groups: Owned<EventRow>[]): Promise<number[][]> {
-  const total = groups.reduce((n, g) => n + g.rows.length, 0);
-  const ids = await reserveIds(q, 'request_events', total);
-  if (total === 0) return groups.map(() => []);
-  const cols: unknown[][] = Array.from({ length: 15 }, () => new Array(total));
-  const out: number[][] = [];
-  let i = 0;
-  for (const g of groups) {
-    const gi: number[] = [];
-    for (const r of g.rows) {
-      const id = ids[i] as number;
-      gi.push(id);
-      const c = cols;
-      (c[0] as unknown[])[i] = id;
-      (c[1] as unknown[])[i] = g.projectId;
-      (c[2] as unknown[])[i] = g.environmentId;
-      (c[3] as unknown[])[i] = r.time;
-      (c[4] as unknown[])[i] = r.service;
-      (c[5] as unknown[])[i] = r.route;
-      (c[6] as unknown[])[i] = r.method;
-      (c[7] as unknown[])[i] = r.status;
-      (c[8] as unknown[])[i] = r.durationMs;
-      (c[9] as unknown[])[i] = r.bytesIn;
-      (c[10] as unknown[])[i] = r.bytesOut;
-      (c[11] as unknown[])[i] = r.requestId;
-      (c[12] as unknown[])[i] = r.traceId;
-      (c[13] as unknown[])[i] = r.instance;
-      (c[14] as unknown[])[i] = json(r.attributes);
-      i++;
-    }
-    out.push(gi);
+/** A value in COPY text format: `\N` for NULL; backslash, tab, newline and carriage return escaped. */
+function cell(v: string | number | boolean | null): string {
+  if (v === null) return '\\N';
+  if (typeof v !== 'string') return String(v);
+  // PostgreSQL text cannot hold NUL: it becomes U+FFFD.
+  return /[\\\t\n\r\0]/.test(v) ? v.replace(/[\\\t\n\r\0]/g, (c) => ESCAPES[c] as string) : v;
+}
+const ESCAPES: Record<string, string> = {
+  '\\': '\\\\',
+  '\t': '\\t',
+  '\n': '\\n',
+  '\r': '\\r',
+  '\0': '\uFFFD',
+};
+
+/** toISOString, with the part up to the second cached: rows of a batch share few seconds. */
+let isoSecond = -1;
+let isoPrefix = '';
+function iso(ms: number): string {
+  const sec = Math.floor(ms / 1000);
+  if (sec !== isoSecond) {
+    isoSecond = sec;
+    isoPrefix = new Date(sec * 1000).toISOString().slice(0, 20);
   }
-  await q.query(
-    `INSERT INTO request_events (id, project_id, environment_id, time, service, route, method, status,
-       duration_ms, bytes_in, bytes_out, request_id, trace_id, instance, attributes)
-     SELECT id, p, e, to_timestamp(t / 1000.0), s, r, m, st, d, bi, bo, rq, tr, ins, a::jsonb
-     FROM unnest($1::int8[], $2::uuid[], $3::uuid[], $4::float8[], $5::text[], $6::text[], $7::text[],
-       $8::int2[], $9::float8[], $10::int8[], $11::int8[], $12::text[], $13::text[], $14::text[], $15::text[])
-       AS x(id, p, e, t, s, r, m, st, d, bi, bo, rq, tr, ins, a)`,
-    cols,
-  );
-  await upsertRollups(q, groups);
-  return out;
+  const frac = ms - sec * 1000;
+  return `${isoPrefix}${frac < 10 ? '00' : frac < 100 ? '0' : ''}${frac}Z`;
 }
 
-export async function insertLogs(q: Queryable, groups: Owned<LogRow>[]): Promise<number[][]> {
-  const total = groups.reduce((n, g) => n + g.rows.length, 0);
-  const ids = await reserveIds(q, 'runtime_logs', total);
-  if (total === 0) return groups.map(() => []);
-  const cols: unknown[][] = Array.from({ length: 12 }, () => new Array(total));
-  const out: number[][] = [];
-  let i = 0;
+function eventsCopy(groups: Owned<EventRow>[], first: number): { text: string; ids: number[][] } {
+  const ids: number[][] = [];
+  const lines: string[] = [];
+  let id = first;
   for (const g of groups) {
     const gi: number[] = [];
+    const owner = `${g.projectId}\t${g.environmentId}\t`;
     for (const r of g.rows) {
-      const id = ids[i] as number;
       gi.push(id);
-      const vals = [
-        id,
-        g.projectId,
-        g.environmentId,
-        r.time,
-        r.service,
-        r.level,
-        r.message,
-        r.requestId,
-        r.traceId,
-        r.spanId,
-        r.instance,
-        json(r.attributes),
-      ];
-      for (let c = 0; c < 12; c++) (cols[c] as unknown[])[i] = vals[c];
-      i++;
+      lines.push(
+        `${id}\t${owner}${iso(r.time)}\t${cell(r.service)}\t${cell(r.route)}\t${r.method}\t${r.status}\t${r.durationMs}\t${cell(r.bytesIn)}\t${cell(r.bytesOut)}\t${cell(r.requestId)}\t${cell(r.traceId)}\t${cell(r.instance)}\t${cell(json(r.attributes))}\n`,
+      );
+      id++;
     }
-    out.push(gi);
+    ids.push(gi);
   }
-  await q.query(
-    `INSERT INTO runtime_logs (id, project_id, environment_id, time, service, level, message, request_id,
-       trace_id, span_id, instance, attributes)
-     SELECT id, p, e, to_timestamp(t / 1000.0), s, l, m, rq, tr, sp, ins, a::jsonb
-     FROM unnest($1::int8[], $2::uuid[], $3::uuid[], $4::float8[], $5::text[], $6::int2[], $7::text[],
-       $8::text[], $9::text[], $10::text[], $11::text[], $12::text[])
-       AS x(id, p, e, t, s, l, m, rq, tr, sp, ins, a)`,
-    cols,
-  );
-  return out;
+  return { text: lines.join(''), ids };
+}
+
+function logsCopy(groups: Owned<LogRow>[], first: number): { text: string; ids: number[][] } {
+  const ids: number[][] = [];
+  const lines: string[] = [];
+  let id = first;
+  for (const g of groups) {
+    const gi: number[] = [];
+    const owner = `${g.projectId}\t${g.environmentId}\t`;
+    for (const r of g.rows) {
+      gi.push(id);
+      lines.push(
+        `${id}\t${owner}${iso(r.time)}\t${cell(r.service)}\t${r.level}\t${cell(r.message)}\t${cell(r.requestId)}\t${cell(r.traceId)}\t${cell(r.spanId)}\t${cell(r.instance)}\t${cell(json(r.attributes))}\n`,
+      );
+      id++;
+    }
+    ids.push(gi);
+  }
+  return { text: lines.join(''), ids };
+}
+
+export interface Prepared {
+  events: string | null;
+  logs: string | null;
+  metrics: Owned<MetricRow>[];
+  /** Column arrays of each tier's upsert. */
+  rollups: { table: string; cols: unknown[][] }[];
+  eventIds: number[][];
+  logIds: number[][];
+}
+
+/** Outside the transaction: ids (one sequence call per table), COPY text, rollup rows. */
+export async function prepare(
+  q: Queryable,
+  ev: Owned<EventRow>[],
+  lg: Owned<LogRow>[],
+  mt: Owned<MetricRow>[],
+): Promise<Prepared> {
+  const has = (gs: Owned<unknown>[]) => gs.some((g) => g.rows.length > 0);
+  const e = has(ev) ? eventsCopy(ev, await reserveBlock(q)) : { text: null, ids: ev.map(() => []) };
+  const l = has(lg) ? logsCopy(lg, await reserveBlock(q)) : { text: null, ids: lg.map(() => []) };
+  return {
+    events: e.text,
+    logs: l.text,
+    metrics: mt.filter((g) => g.rows.length > 0),
+    rollups: has(ev) ? rollupRows(ev) : [],
+    eventIds: e.ids,
+    logIds: l.ids,
+  };
+}
+
+/** Inside the transaction. `shard` is the writer's rollup shard. */
+export async function apply(q: Queryable, p: Prepared, shard: number): Promise<void> {
+  if (p.events !== null)
+    await q.copyIn(
+      `COPY request_events (id, project_id, environment_id, time, service, route, method, status, duration_ms,
+         bytes_in, bytes_out, request_id, trace_id, instance, attributes)`,
+      p.events,
+    );
+  if (p.logs !== null)
+    await q.copyIn(
+      `COPY runtime_logs (id, project_id, environment_id, time, service, level, message, request_id, trace_id,
+         span_id, instance, attributes)`,
+      p.logs,
+    );
+  if (p.metrics.length > 0) await insertMetrics(q, p.metrics);
+  for (const r of p.rollups) await upsertTier(q, r.table, r.cols, shard);
 }
 
 const arr = (a: number[] | null) => (a === null ? null : `{${a.join(',')}}`);
 
-export async function insertMetrics(q: Queryable, groups: Owned<MetricRow>[]): Promise<void> {
+async function insertMetrics(q: Queryable, groups: Owned<MetricRow>[]): Promise<void> {
   const total = groups.reduce((n, g) => n + g.rows.length, 0);
   if (total === 0) return;
   const cols: unknown[][] = Array.from({ length: 18 }, () => new Array(total));
@@ -187,68 +217,67 @@ export async function insertMetrics(q: Queryable, groups: Owned<MetricRow>[]): P
   );
 }
 
+function newAgg(
+  g: Owned<EventRow>,
+  service: string,
+  route: string,
+  method: string,
+  sc: number,
+  bucket: number,
+): Agg {
+  return {
+    projectId: g.projectId,
+    environmentId: g.environmentId,
+    service,
+    route,
+    method,
+    statusClass: sc,
+    bucket,
+    count: 0,
+    errors: 0,
+    sum: 0,
+    min: Number.POSITIVE_INFINITY,
+    max: Number.NEGATIVE_INFINITY,
+    bytesIn: 0,
+    bytesOut: 0,
+    sketch: new Sketch(),
+  };
+}
+
+function addTo(a: Agg, r: EventRow, index: number) {
+  a.count++;
+  if (r.status >= 500) a.errors++;
+  a.sum += r.durationMs;
+  if (r.durationMs < a.min) a.min = r.durationMs;
+  if (r.durationMs > a.max) a.max = r.durationMs;
+  a.bytesIn += r.bytesIn ?? 0;
+  a.bytesOut += r.bytesOut ?? 0;
+  a.sketch.addIndex(index);
+}
+
+/** Minute aggregates per route key and per service total. */
 function aggregate(groups: Owned<EventRow>[]): Map<string, Agg> {
   const minute = new Map<string, Agg>();
-  const add = (
-    key: string,
-    proto: Omit<Agg, 'count' | 'errors' | 'sum' | 'min' | 'max' | 'bytesIn' | 'bytesOut' | 'sketch'>,
-    r: EventRow,
-  ) => {
-    let a = minute.get(key);
-    if (!a) {
-      a = {
-        ...proto,
-        count: 0,
-        errors: 0,
-        sum: 0,
-        min: Number.POSITIVE_INFINITY,
-        max: Number.NEGATIVE_INFINITY,
-        bytesIn: 0,
-        bytesOut: 0,
-        sketch: new Sketch(),
-      };
-      minute.set(key, a);
-    }
-    a.count++;
-    if (r.status >= 500) a.errors++;
-    a.sum += r.durationMs;
-    if (r.durationMs < a.min) a.min = r.durationMs;
-    if (r.durationMs > a.max) a.max = r.durationMs;
-    a.bytesIn += r.bytesIn ?? 0;
-    a.bytesOut += r.bytesOut ?? 0;
-    a.sketch.add(r.durationMs);
-  };
   for (const g of groups) {
+    const gk = `${g.projectId}\u0000${g.environmentId}\u0000`;
     for (const r of g.rows) {
       const bucket = r.time - (r.time % MINUTE);
       const sc = Math.floor(r.status / 100);
-      const base = `${g.projectId}\u0000${g.environmentId}\u0000${r.service}\u0000`;
-      add(
-        `${base}${r.route}\u0000${r.method}\u0000${sc}\u0000${bucket}`,
-        {
-          projectId: g.projectId,
-          environmentId: g.environmentId,
-          service: r.service,
-          route: r.route,
-          method: r.method,
-          statusClass: sc,
-          bucket,
-        },
-        r,
-      );
-      add(
-        `${base}\u0000\u00000\u0000${bucket}`,
-        {
-          projectId: g.projectId,
-          environmentId: g.environmentId,
-          service: r.service,
-          route: '',
-          method: '',
-          statusClass: 0,
-          bucket,
-        },
-        r,
-      );
+      const index = bucketIndex(r.durationMs);
+      const k1 = `${gk}${r.service}\u0000${r.route}\u0000${r.method}\u0000${sc}\u0000${bucket}`;
+      let a = minute.get(k1);
+      if (!a) {
+        a = newAgg(g, r.service, r.route, r.method, sc, bucket);
+        minute.set(k1, a);
+      }
+      addTo(a, r, index);
+      const k2 = `${gk}${r.service}\u0000\u0000\u00000\u0000${bucket}`;
+      let t = minute.get(k2);
+      if (!t) {
+        t = newAgg(g, r.service, '', '', 0, bucket);
+        minute.set(k2, t);
+      }
+      addTo(t, r, index);
     }
   }
   return minute;
@@ -303,9 +332,9 @@ const keyOrder = (a: Agg, b: Agg) =>
                         ? 1
                         : a.bucket - b.bucket);
 
-async function upsertRollups(q: Queryable, groups: Owned<EventRow>[]): Promise<void> {
+function rollupRows(groups: Owned<EventRow>[]): { table: string; cols: unknown[][] }[] {
   const minute = aggregate(groups);
-  for (const tier of TIERS) {
+  return TIERS.map((tier) => {
     const aggs = coarsen(minute, tier.ms).sort(keyOrder);
     const n = aggs.length;
     const cols: unknown[][] = Array.from({ length: 15 }, () => new Array(n));
@@ -329,23 +358,27 @@ async function upsertRollups(q: Queryable, groups: Owned<EventRow>[]): Promise<v
       ];
       for (let c = 0; c < 15; c++) (cols[c] as unknown[])[i] = vals[c];
     });
-    await q.query(
-      `INSERT INTO ${tier.table} AS r (project_id, environment_id, service, route, method, status_class, bucket,
-         count, errors, sum_ms, min_ms, max_ms, bytes_in, bytes_out, sketch)
-       SELECT p, e, s, ro, m, sc, to_timestamp(b / 1000.0), c, er, su, mi, ma, bi, bo, sk::int8[]
-       FROM unnest($1::uuid[], $2::uuid[], $3::text[], $4::text[], $5::text[], $6::int2[], $7::float8[],
-         $8::int8[], $9::int8[], $10::float8[], $11::float8[], $12::float8[], $13::int8[], $14::int8[], $15::text[])
-         AS x(p, e, s, ro, m, sc, b, c, er, su, mi, ma, bi, bo, sk)
-       ON CONFLICT (project_id, service, route, method, status_class, environment_id, bucket) DO UPDATE SET
-         count = r.count + excluded.count,
-         errors = r.errors + excluded.errors,
-         sum_ms = r.sum_ms + excluded.sum_ms,
-         min_ms = least(r.min_ms, excluded.min_ms),
-         max_ms = greatest(r.max_ms, excluded.max_ms),
-         bytes_in = r.bytes_in + excluded.bytes_in,
-         bytes_out = r.bytes_out + excluded.bytes_out,
-         sketch = peep_sketch_merge(r.sketch, excluded.sketch)`,
-      cols,
-    );
-  }
+    return { table: tier.table, cols };
+  });
+}
+
+async function upsertTier(q: Queryable, table: string, cols: unknown[][], shard: number): Promise<void> {
+  await q.query(
+    `INSERT INTO ${table} AS r (project_id, environment_id, service, route, method, status_class, bucket,
+       count, errors, sum_ms, min_ms, max_ms, bytes_in, bytes_out, sketch, shard)
+     SELECT p, e, s, ro, m, sc, to_timestamp(b / 1000.0), c, er, su, mi, ma, bi, bo, sk::int8[], $16
+     FROM unnest($1::uuid[], $2::uuid[], $3::text[], $4::text[], $5::text[], $6::int2[], $7::float8[],
+       $8::int8[], $9::int8[], $10::float8[], $11::float8[], $12::float8[], $13::int8[], $14::int8[], $15::text[])
+       AS x(p, e, s, ro, m, sc, b, c, er, su, mi, ma, bi, bo, sk)
+     ON CONFLICT (project_id, service, route, method, status_class, environment_id, bucket, shard) DO UPDATE SET
+       count = r.count + excluded.count,
+       errors = r.errors + excluded.errors,
+       sum_ms = r.sum_ms + excluded.sum_ms,
+       min_ms = least(r.min_ms, excluded.min_ms),
+       max_ms = greatest(r.max_ms, excluded.max_ms),
+       bytes_in = r.bytes_in + excluded.bytes_in,
+       bytes_out = r.bytes_out + excluded.bytes_out,
+       sketch = peep_sketch_merge(r.sketch, excluded.sketch)`,
+    [...cols, shard],
+  );
 }
