@@ -331,6 +331,17 @@ test('Runtime tab in Chromium: charts, tiles, top routes, live stream and logs f
         .locator('figure[aria-label="Throughput"] .u-legend .u-value')
         .allTextContents();
       assert.equal(rpsLegend[0], hovered[0]);
+      // The first minutes of the hour had no requests: percentiles are gaps ("no data"), throughput 0.
+      await page.mouse.move(ob.x + ob.width * 0.04, ob.y + ob.height / 2);
+      const empty = await waitUntil('the legend at an empty step', async () => {
+        const v = await legend();
+        return v[0] !== hovered[0] ? v : undefined;
+      });
+      assert.deepEqual(empty.slice(1), ['no data', 'no data', 'no data'], `legend values: ${empty}`);
+      const rpsEmpty = await page
+        .locator('figure[aria-label="Throughput"] .u-legend .u-value')
+        .allTextContents();
+      assert.equal(rpsEmpty[1], '0/s');
       await shot(page, 'runtime-01-overview');
       await page.mouse.move(0, 0);
     },
