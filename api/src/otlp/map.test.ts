@@ -375,6 +375,18 @@ describe('OTLP/JSON as the specification writes it', () => {
     invalid(() => decodeRequest('traces', 'protobuf', Buffer.from('not protobuf at all')), /protobuf/);
   });
 
+  test('a log body nested too deep rejects that record, not the request', () => {
+    const deep = `${'{"arrayValue":{"values":['.repeat(1000)}{"stringValue":"leaf"}${']}}'.repeat(1000)}`;
+    const body = `{"resourceLogs":[{"scopeLogs":[{"logRecords":[{"body":${deep}},{"body":{"stringValue":"fine"}}]}]}]}`;
+    const m = mapLogs(decodeRequest('logs', 'json', Buffer.from(body)), ctx());
+    assert.equal(m.rejected, 1);
+    assert.match(m.messages[0] ?? '', /nest deeper than 32 levels/);
+    assert.deepEqual(
+      m.rows.map((r) => r.message),
+      ['fine'],
+    );
+  });
+
   test('an empty request is a success with nothing stored', () => {
     for (const [signal, map] of [
       ['traces', mapTraces],

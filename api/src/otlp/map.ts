@@ -141,8 +141,12 @@ function id(m: Msg, k: string, bytes: number): string | null {
 
 type Plain = string | number | boolean | null | Plain[] | { [k: string]: Plain };
 
+/** Arrays and maps in attribute values and log bodies nest at most this deep (the stack is finite). */
+const MAX_DEPTH = 32;
+
 /** An AnyValue as a plain JavaScript value (bytes as base64); unset is null. */
-export function anyValue(v: unknown): Plain {
+export function anyValue(v: unknown, depth = 0): Plain {
+  if (depth > MAX_DEPTH) bad(`attribute values nest deeper than ${MAX_DEPTH} levels`);
   if (!isObj(v))
     return v === undefined || v === null ? null : bad('an attribute value must be an AnyValue object');
   if (has(v, 'stringValue')) return str(v, 'stringValue');
@@ -152,10 +156,11 @@ export function anyValue(v: unknown): Plain {
   }
   if (has(v, 'intValue')) return int64(v.intValue, 'intValue');
   if (has(v, 'doubleValue')) return dbl(v.doubleValue, 'doubleValue');
-  if (has(v, 'arrayValue')) return msgs(obj(v, 'arrayValue'), 'values').map(anyValue);
+  if (has(v, 'arrayValue')) return msgs(obj(v, 'arrayValue'), 'values').map((x) => anyValue(x, depth + 1));
   if (has(v, 'kvlistValue')) {
     const out: { [k: string]: Plain } = {};
-    for (const kv of msgs(obj(v, 'kvlistValue'), 'values')) out[str(kv, 'key')] = anyValue(kv.value);
+    for (const kv of msgs(obj(v, 'kvlistValue'), 'values'))
+      out[str(kv, 'key')] = anyValue(kv.value, depth + 1);
     return out;
   }
   if (has(v, 'bytesValue')) {
