@@ -44,3 +44,39 @@ export async function shot(page: Page, step: string) {
 export async function horizontalOverflow(page: Page): Promise<number> {
   return page.evaluate(() => document.documentElement.scrollWidth - document.documentElement.clientWidth);
 }
+
+/**
+ * A browser context with one page whose script errors and console errors are collected (a suite
+ * asserts at the end that there were none it did not expect).
+ */
+export async function openPage(browser: Browser, viewport = { width: 1280, height: 860 }) {
+  const context = await browser.newContext({ viewport });
+  context.setDefaultTimeout(15_000);
+  const page = await context.newPage();
+  const consoleErrors: string[] = [];
+  page.on('console', (m) => {
+    if (m.type() === 'error') consoleErrors.push(`${page.url()}: ${m.text()}`);
+  });
+  page.on('pageerror', (e) => consoleErrors.push(`${page.url()}: ${e.message}`));
+  return { context, page, consoleErrors };
+}
+
+/**
+ * Steps of one suite that share a browser session: once one fails (screenshot `<prefix>failed-<name>`),
+ * the rest are skipped rather than failing noisily.
+ */
+export function stepper(t: TestContext, page: Page, prefix = '') {
+  let broken = false;
+  return async (name: string, fn: (st: TestContext) => Promise<void>) => {
+    if (broken) return t.test(name, { skip: 'an earlier step failed' }, () => {});
+    return t.test(name, async (st) => {
+      try {
+        await fn(st);
+      } catch (e) {
+        broken = true;
+        await shot(page, `${prefix}failed-${name.replace(/[^a-z0-9]+/gi, '-').slice(0, 60)}`).catch(() => {});
+        throw e;
+      }
+    });
+  };
+}

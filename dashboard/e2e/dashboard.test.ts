@@ -6,9 +6,17 @@ import assert from 'node:assert/strict';
 import fs from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';
-import { type TestContext, test } from 'node:test';
-import type { Browser, BrowserContext, Page } from 'playwright-core';
-import { haveChromium, horizontalOverflow, launchChromium, RESULTS, shot } from './browser.js';
+import { test } from 'node:test';
+import type { Browser, Page } from 'playwright-core';
+import {
+  haveChromium,
+  horizontalOverflow,
+  launchChromium,
+  openPage,
+  RESULTS,
+  shot,
+  stepper,
+} from './browser.js';
 import { BIN, freePort, type Proc, runPeep, waitReady } from './peep.js';
 
 const SETUP_LINK = /(https?:\/\/\S+\/setup\?token=[A-Za-z0-9_-]+)/;
@@ -66,29 +74,9 @@ test('dashboard in Chromium against a real peep up, with the CLI logging in by d
   await waitReady(server, base, 60_000);
 
   browser = await launchChromium();
-  const context: BrowserContext = await browser.newContext({ viewport: { width: 1280, height: 860 } });
-  context.setDefaultTimeout(15_000);
-  const page = await context.newPage();
-  const consoleErrors: string[] = [];
-  page.on('console', (m) => {
-    if (m.type() === 'error') consoleErrors.push(`${page.url()}: ${m.text()}`);
-  });
-  page.on('pageerror', (e) => consoleErrors.push(`${page.url()}: ${e.message}`));
+  const { context, page, consoleErrors } = await openPage(browser);
 
-  // Steps share one browser session; once one fails the rest are skipped rather than failing noisily.
-  let broken = false;
-  const step = async (name: string, fn: (st: TestContext) => Promise<void>) => {
-    if (broken) return t.test(name, { skip: 'an earlier step failed' }, () => {});
-    return t.test(name, async (st) => {
-      try {
-        await fn(st);
-      } catch (e) {
-        broken = true;
-        await shot(page, `failed-${name.replace(/[^a-z0-9]+/gi, '-').slice(0, 60)}`).catch(() => {});
-        throw e;
-      }
-    });
-  };
+  const step = stepper(t, page);
 
   await step('landing page: hero, three pillars, security headers, no console errors', async () => {
     const res = await page.goto(`${base}/`);

@@ -7,9 +7,9 @@ import assert from 'node:assert/strict';
 import fs from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';
-import { type TestContext, test } from 'node:test';
-import type { Browser, BrowserContext } from 'playwright-core';
-import { haveChromium, horizontalOverflow, launchChromium, shot } from './browser.js';
+import { test } from 'node:test';
+import type { Browser } from 'playwright-core';
+import { haveChromium, horizontalOverflow, launchChromium, openPage, shot, stepper } from './browser.js';
 import { BIN, freePort, runPeep, waitReady } from './peep.js';
 
 const SETUP_LINK = /(https?:\/\/\S+\/setup\?token=[A-Za-z0-9_-]+)/;
@@ -188,14 +188,7 @@ test('Runtime tab in Chromium: charts, tiles, top routes, live stream and logs f
   await waitReady(server, base, 60_000);
 
   browser = await launchChromium();
-  const context: BrowserContext = await browser.newContext({ viewport: { width: 1280, height: 900 } });
-  context.setDefaultTimeout(15_000);
-  const page = await context.newPage();
-  const consoleErrors: string[] = [];
-  page.on('console', (m) => {
-    if (m.type() === 'error') consoleErrors.push(`${page.url()}: ${m.text()}`);
-  });
-  page.on('pageerror', (e) => consoleErrors.push(`${page.url()}: ${e.message}`));
+  const { context, page, consoleErrors } = await openPage(browser, { width: 1280, height: 900 });
 
   // The owner account through the API; the browser context keeps its session cookie.
   const token = new URL(setupLink).searchParams.get('token');
@@ -255,19 +248,7 @@ test('Runtime tab in Chromium: charts, tiles, top routes, live stream and logs f
       .locator('section[aria-labelledby="top-routes"] tbody tr')
       .evaluateAll((rows) => rows.map((r) => r.getAttribute('data-route')));
 
-  let broken = false;
-  const step = async (name: string, fn: (st: TestContext) => Promise<void>) => {
-    if (broken) return t.test(name, { skip: 'an earlier step failed' }, () => {});
-    return t.test(name, async (st) => {
-      try {
-        await fn(st);
-      } catch (e) {
-        broken = true;
-        await shot(page, `runtime-failed-${name.replace(/[^a-z0-9]+/gi, '-').slice(0, 60)}`).catch(() => {});
-        throw e;
-      }
-    });
-  };
+  const step = stepper(t, page, 'runtime-');
 
   await step(
     'tiles and charts show the seeded hour; the legend has values, also under the cursor',

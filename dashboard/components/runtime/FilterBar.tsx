@@ -7,6 +7,7 @@ import { type FormEvent, useEffect, useState } from 'react';
 import { RANGE_LABELS, RANGES, type Range, type RouteRow, type RuntimeFilters, STEPS } from '@/lib/telemetry';
 import type { Environment } from '@/lib/types';
 import styles from './runtime.module.css';
+import { ServiceField } from './ServiceField';
 
 const SEP = '\u0000';
 const STEP_LABELS: Record<number, string> = {
@@ -148,22 +149,13 @@ export function FilterBar({
           ))}
         </select>
       </div>
-      <div className="field">
-        <label htmlFor="rt-service">Service</label>
-        <select
-          id="rt-service"
-          className="select"
-          value={filters.service}
-          onChange={(e) => onChange({ ...filters, service: e.target.value, route: '', method: '' })}
-        >
-          <option value="">All services</option>
-          {services.map((s) => (
-            <option key={s} value={s}>
-              {s}
-            </option>
-          ))}
-        </select>
-      </div>
+      <ServiceField
+        id="rt-service"
+        label="Service"
+        value={filters.service}
+        services={services}
+        onChange={(service) => onChange({ ...filters, service, route: '', method: '' })}
+      />
       <div className="field">
         <label htmlFor="rt-route">Route</label>
         <select

@@ -40,7 +40,7 @@ export function LiveStream({
     method: filters.method,
   }))
     if (v) qs.set(k, v);
-  const url = `/api/v1/projects/${projectId}/stream/events${qs.size ? `?${qs}` : ''}`;
+  const url = `/api/v1/projects/${projectId}/stream/events${qs.toString() ? `?${qs}` : ''}`;
 
   // New filters, new stream: rows of the old filters would mislead.
   // biome-ignore lint/correctness/useExhaustiveDependencies: cleared when the stream's URL changes

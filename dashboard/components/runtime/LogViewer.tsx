@@ -19,6 +19,7 @@ import {
 } from '@/lib/telemetry';
 import type { Environment } from '@/lib/types';
 import styles from './runtime.module.css';
+import { ServiceField } from './ServiceField';
 import { useEventStream } from './useEventStream';
 
 const PAGE = 100;
@@ -122,7 +123,7 @@ export function LogViewer({
     const v = query[k];
     if (v) streamQs.set(k, v);
   }
-  const streamUrl = `/api/v1/projects/${projectId}/stream/logs${streamQs.size ? `?${streamQs}` : ''}`;
+  const streamUrl = `/api/v1/projects/${projectId}/stream/logs${streamQs.toString() ? `?${streamQs}` : ''}`;
   const onBatch = useCallback((batch: LogEntry[]) => {
     setLogs((prev) => {
       const have = new Set((prev ?? []).map((l) => l.id));
@@ -198,22 +199,13 @@ export function LogViewer({
             ))}
           </select>
         </div>
-        <div className="field">
-          <label htmlFor="log-service">Log service</label>
-          <select
-            id="log-service"
-            className="select"
-            value={draft.service}
-            onChange={(e) => set({ service: e.target.value }, true)}
-          >
-            <option value="">All services</option>
-            {services.map((s) => (
-              <option key={s} value={s}>
-                {s}
-              </option>
-            ))}
-          </select>
-        </div>
+        <ServiceField
+          id="log-service"
+          label="Log service"
+          value={draft.service}
+          services={services}
+          onChange={(service) => set({ service }, true)}
+        />
         <div className="field">
           <label htmlFor="log-request">Request id</label>
           <input
