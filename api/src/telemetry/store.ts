@@ -205,14 +205,16 @@ async function insertMetrics(q: Queryable, groups: Owned<MetricRow>[]): Promise<
     }
   }
   await q.query(
-    `INSERT INTO metric_points (project_id, environment_id, time, start_time, service, name, kind, unit,
+    // Ids from one block of the telemetry sequence, like the COPYed tables (metric_points.id has no default).
+    `INSERT INTO metric_points (id, project_id, environment_id, time, start_time, service, name, kind, unit,
        monotonic, temporality, value, count, sum, min, max, bounds, bucket_counts, attributes)
-     SELECT p, e, to_timestamp(t / 1000.0), CASE WHEN st IS NULL THEN NULL ELSE to_timestamp(st / 1000.0) END,
+     SELECT (SELECT nextval('telemetry_block_seq')) * ${BLOCK} + ord - 1,
+       p, e, to_timestamp(t / 1000.0), CASE WHEN st IS NULL THEN NULL ELSE to_timestamp(st / 1000.0) END,
        s, n, k, u, mo, te, v, c, su, mi, ma, b::float8[], bc::int8[], a::jsonb
      FROM unnest($1::uuid[], $2::uuid[], $3::float8[], $4::float8[], $5::text[], $6::text[], $7::text[],
        $8::text[], $9::bool[], $10::text[], $11::float8[], $12::int8[], $13::float8[], $14::float8[],
-       $15::float8[], $16::text[], $17::text[], $18::text[])
-       AS x(p, e, t, st, s, n, k, u, mo, te, v, c, su, mi, ma, b, bc, a)`,
+       $15::float8[], $16::text[], $17::text[], $18::text[]) WITH ORDINALITY
+       AS x(p, e, t, st, s, n, k, u, mo, te, v, c, su, mi, ma, b, bc, a, ord)`,
     cols,
   );
 }
