@@ -106,14 +106,17 @@ export class Sketch {
     this.count += other.count;
   }
 
-  /** The q-quantile (0 <= q <= 1), or null for an empty sketch. */
+  /**
+   * The q-quantile (0 <= q <= 1) by nearest rank, as PostgreSQL's percentile_disc: the value of
+   * the k-th smallest item, k = ceil(q n) (at least 1); null for an empty sketch.
+   */
   quantile(q: number): number | null {
     if (this.count === 0) return null;
-    const rank = Math.max(0, Math.min(1, q)) * (this.count - 1);
+    const rank = Math.max(1, Math.ceil(Math.max(0, Math.min(1, q)) * this.count));
     let seen = 0;
     for (let i = 0; i < this.counts.length; i++) {
       seen += this.counts[i] ?? 0;
-      if (seen > rank) return bucketValue(this.offset + i);
+      if (seen >= rank) return bucketValue(this.offset + i);
     }
     return bucketValue(this.offset + this.counts.length - 1);
   }
