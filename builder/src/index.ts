@@ -1,10 +1,11 @@
 /**
- * The background workers. For now: the janitor. Later issues add the build and deploy pipeline and the
+ * The background workers. For now: the janitor and telemetry retention. Later issues add the build and deploy pipeline and the
  * schedulers. Each job runs in a supervised loop: a failure is logged and retried with exponential
  * backoff (1 s doubling to 5 min), so one bad run never stops the worker.
  */
 import type { Bus, Clock, Db, Logger } from '@peep/pkg';
 import { janitorRepo } from './janitor.js';
+import { purgeTelemetry, type RetentionLimits } from './retention.js';
 
 export interface BuilderDeps {
   db: Db;
@@ -13,6 +14,10 @@ export interface BuilderDeps {
   clock: Clock;
   /** How often the janitor runs. */
   janitorEveryMs?: number;
+  /** Rollup retention (PEEP_ROLLUP_MINUTE_HOURS, PEEP_ROLLUP_HOUR_DAYS); default 48 h and 90 d. */
+  retention?: RetentionLimits;
+  /** How often telemetry retention runs. */
+  retentionEveryMs?: number;
 }
 
 export interface Job {
@@ -39,6 +44,15 @@ export function createBuilder(deps: BuilderDeps): Builder {
         const n = await janitorRepo.purge(db, clock.now());
         if (n.sessions + n.setupTokens + n.deviceCodes > 0)
           log.info({ job: 'janitor', ...n }, 'purged expired credentials');
+      },
+    },
+    {
+      name: 'telemetry-retention',
+      everyMs: deps.retentionEveryMs ?? 10 * 60_000,
+      async run() {
+        const n = await purgeTelemetry(db, clock.now(), deps.retention ?? { minuteHours: 48, hourDays: 90 });
+        if (Object.values(n).some((v) => v > 0))
+          log.info({ job: 'telemetry-retention', ...n }, 'purged old telemetry');
       },
     },
   ];
