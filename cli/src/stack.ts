@@ -138,7 +138,13 @@ export async function startStack(config: Config, log: Logger, events: StackEvent
 
     let builder: Builder | null = null;
     if (config.builder && db) {
-      builder = createBuilder({ db, bus, log: log.child({ component: 'builder' }), clock: systemClock });
+      builder = createBuilder({
+        db,
+        bus,
+        log: log.child({ component: 'builder' }),
+        clock: systemClock,
+        retention: { minuteHours: config.rollupMinuteHours, hourDays: config.rollupHourDays },
+      });
       builder.start();
     }
 

@@ -124,7 +124,13 @@ export async function runBuilder(): Promise<void> {
     const db = await openConfiguredDb(config);
     await migrate(db);
     const bus = await createBus(config, log);
-    const builder = createBuilder({ db, bus, log, clock: systemClock });
+    const builder = createBuilder({
+      db,
+      bus,
+      log,
+      clock: systemClock,
+      retention: { minuteHours: config.rollupMinuteHours, hourDays: config.rollupHourDays },
+    });
     builder.start();
     const server = http.createServer((req, res) => {
       const body = JSON.stringify(
