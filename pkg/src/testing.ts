@@ -57,6 +57,8 @@ async function pgliteDir(): Promise<string> {
 export interface TestDb {
   db: Db;
   engine: Engine;
+  /** PostgreSQL: the database's URL, for a server process started by the test. */
+  url?: string;
   drop(): Promise<void>;
 }
 
@@ -92,6 +94,7 @@ export async function openTestDb(engine: Engine, opts: { migrate?: boolean } = {
   return {
     db,
     engine,
+    url: u.toString(),
     async drop() {
       await db.close();
       const a = await openDb({ databaseUrl: adminUrl, poolSize: 1 });
