@@ -280,7 +280,7 @@ agent
   .option('--service <name>', 'service name of the events (default: the request Host)')
   .option('--key <key>', 'ingest key peep_ik_... (default: PEEP_INGEST_KEY)')
   .option('--state-dir <dir>', 'where the position is kept (default: $XDG_STATE_HOME/peep/agent)')
-  .option('--batch <n>', 'most lines per batch (1-50000)', intIn(1, 50_000), 500)
+  .option('--batch <n>', 'most lines per batch (1-50000)', intIn(1, 50_000), 2000)
   .option('--interval <ms>', 'how often to look for new lines, in ms (10-60000)', intIn(10, 60_000), 1000)
   .option('--from-start', 'on the first run, read the file from its start (default: its end)')
   .action(
