@@ -1,6 +1,6 @@
 /**
  * Live streams over Server-Sent Events: request events and logs as they are committed, with the
- * query filters. Each connection subscribes to its project's bus subject; with `Last-Event-ID` it
+ * query filters. Connections listen on their project's bus subject (one subscription per process); with `Last-Event-ID` it
  * first replays the stored rows after that id (while buffering live ones), then continues live,
  * skipping what the replay already sent. A connection whose unsent output passes
  * PEEP_STREAM_BUFFER_BYTES is told `consumer_too_slow` and closed, so a slow reader costs bounded
@@ -56,17 +56,81 @@ export function matchesLog(f: LogFilters, l: LogEntry): boolean {
 
 interface Conn {
   end(reason?: string): void;
+  flush(): void;
+}
+
+/**
+ * Output to each connection is coalesced and written every FLUSH_MS: one socket write per
+ * connection per tick instead of one per bus message (a thousand connections at fifty messages a
+ * second would otherwise cost fifty thousand writes a second).
+ */
+const FLUSH_MS = 50;
+
+interface Listener<T> {
+  /** The service filter, if any: such listeners only see that service's items. */
+  service: string | undefined;
+  deliver(items: T[]): void;
 }
 
 export function createStreams(deps: { db: Db; bus: Bus; config: Config; telemetry: TelemetryService }) {
   const open = new Set<Conn>();
+  const dirty = new Set<Conn>();
   const { config } = deps;
+  const ticker = setInterval(() => {
+    for (const c of dirty) c.flush();
+    dirty.clear();
+  }, FLUSH_MS);
+  ticker.unref();
+
+  /**
+   * One bus subscription per subject and process, however many connections: each message is
+   * split by service once, and a connection filtering one service only looks at that service's
+   * items (a thousand dashboards on fifty services cost fifty scans, not a thousand).
+   */
+  const hubs = new Map<string, { listeners: Set<Listener<never>>; unsubscribe: () => void }>();
+  function listen<T extends { service: string }>(subject: string, l: Listener<T>): () => void {
+    let h = hubs.get(subject);
+    if (!h) {
+      const listeners = new Set<Listener<never>>();
+      const unsubscribe = deps.bus.subscribe<{ items: T[] }>(subject, ({ data }) => {
+        let bySvc: Map<string, T[]> | null = null;
+        for (const x of listeners as Set<Listener<T>>) {
+          if (x.service === undefined) {
+            x.deliver(data.items);
+            continue;
+          }
+          if (!bySvc) {
+            bySvc = new Map();
+            for (const it of data.items) {
+              const a = bySvc.get(it.service);
+              if (a) a.push(it);
+              else bySvc.set(it.service, [it]);
+            }
+          }
+          const mine = bySvc.get(x.service);
+          if (mine) x.deliver(mine);
+        }
+      });
+      h = { listeners, unsubscribe };
+      hubs.set(subject, h);
+    }
+    const hub = h;
+    hub.listeners.add(l as Listener<never>);
+    return () => {
+      hub.listeners.delete(l as Listener<never>);
+      if (hub.listeners.size === 0) {
+        hub.unsubscribe();
+        hubs.delete(subject);
+      }
+    };
+  }
 
   function start<T extends StreamEvent | LogEntry>(
     reply: FastifyReply,
     o: {
       kind: 'request' | 'log';
       subject: string;
+      service: string | undefined;
       match: (item: T) => boolean;
       replay: (afterId: number, limit: number) => Promise<T[]>;
       lastEventId: number | null;
@@ -78,12 +142,20 @@ export function createStreams(deps: { db: Db; bus: Bus; config: Config; telemetr
     let replaying = o.lastEventId !== null;
     let buffered: T[] = [];
     const replayed = new Set<string>();
-    const pending = () => out.writableLength + (raw.writableLength ?? 0);
+    let queued = '';
+    const pending = () => out.writableLength + (raw.writableLength ?? 0) + queued.length;
 
     const conn: Conn = {
+      flush() {
+        if (closed || queued === '') return;
+        out.write(queued);
+        queued = '';
+      },
       end(reason) {
         if (closed) return;
+        conn.flush();
         closed = true;
+        dirty.delete(conn);
         unsubscribe();
         clearInterval(heartbeat);
         open.delete(conn);
@@ -95,17 +167,26 @@ export function createStreams(deps: { db: Db; bus: Bus; config: Config; telemetr
     };
     const write = (s: string) => {
       if (closed) return;
-      out.write(s);
-      if (pending() > config.streamBufferBytes) conn.end('consumer_too_slow');
-    };
-    const unsubscribe = deps.bus.subscribe<{ items: T[] }>(o.subject, ({ data }) => {
-      if (closed) return;
-      if (replaying) {
-        for (const it of data.items) if (o.match(it)) buffered.push(it);
-        if (buffered.length > REPLAY_MAX) conn.end('consumer_too_slow');
-        return;
+      queued += s;
+      dirty.add(conn);
+      if (pending() > config.streamBufferBytes) {
+        queued = '';
+        conn.end('consumer_too_slow');
       }
-      for (const it of data.items) if (o.match(it)) write(frame(o.kind, it));
+    };
+    const unsubscribe = listen<T>(o.subject, {
+      service: o.service,
+      deliver(items) {
+        if (closed) return;
+        if (replaying) {
+          for (const it of items) if (o.match(it)) buffered.push(it);
+          if (buffered.length > REPLAY_MAX) conn.end('consumer_too_slow');
+          return;
+        }
+        let s = '';
+        for (const it of items) if (o.match(it)) s += frame(o.kind, it);
+        if (s) write(s);
+      },
     });
     const heartbeat = setInterval(() => write(': heartbeat\n\n'), config.streamHeartbeatSeconds * 1000);
     heartbeat.unref();
@@ -167,6 +248,7 @@ export function createStreams(deps: { db: Db; bus: Bus; config: Config; telemetr
       return start<StreamEvent>(reply, {
         kind: 'request',
         subject: eventsSubject(projectId),
+        service: f.service,
         match: (e) => matchesEvent(f, e),
         replay: (after, limit) => deps.telemetry.eventsAfter(projectId, f, after, limit),
         lastEventId: lastEventId(req, q),
@@ -182,6 +264,7 @@ export function createStreams(deps: { db: Db; bus: Bus; config: Config; telemetr
       return start<LogEntry>(reply, {
         kind: 'log',
         subject: logsSubject(projectId),
+        service: f.service,
         match: (l) => matchesLog(f, l),
         replay: (after, limit) => deps.telemetry.logsAfter(projectId, f, after, limit),
         lastEventId: lastEventId(req, q),
