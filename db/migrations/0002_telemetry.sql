@@ -123,6 +123,17 @@ BEGIN
   IF b IS NULL OR cardinality(b) < 2 THEN RETURN a; END IF;
   na := cardinality(a) - 1;
   nb := cardinality(b) - 1;
+  -- Usual case: the stored sketch already spans the new one's buckets; add in place.
+  IF b[1] >= a[1] AND b[1] + nb <= a[1] + na THEN
+    r := a;
+    lo := b[1] - a[1] + 1;
+    FOR i IN 1..nb LOOP
+      IF b[i + 1] <> 0 THEN
+        r[lo::integer + i] := r[lo::integer + i] + b[i + 1];
+      END IF;
+    END LOOP;
+    RETURN r;
+  END IF;
   lo := least(a[1], b[1]);
   hi := greatest(a[1] + na, b[1] + nb);
   r := array_fill(0::bigint, ARRAY[(hi - lo + 1)::integer]);
