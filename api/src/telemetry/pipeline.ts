@@ -64,6 +64,9 @@ export interface StreamLogsMessage {
 
 class IdempotencyRace extends Error {}
 
+/** Items per bus message (a few hundred bytes each: well under NATS's 1 MiB default). */
+const PUBLISH_SLICE = 500;
+
 interface Pending {
   batch: IngestBatch;
   items: number;
@@ -254,9 +257,14 @@ export function createIngestPipeline(opts: PipelineOptions): IngestPipeline {
         s.logs.push(toLogEntry(ids[i] ?? 0, g.environmentId, r));
       });
     });
+    // In slices: a NATS server refuses messages over 1 MiB by default.
     for (const [projectId, s] of byProject) {
-      if (s.events.length) bus.publish<StreamEventsMessage>(eventsSubject(projectId), { items: s.events });
-      if (s.logs.length) bus.publish<StreamLogsMessage>(logsSubject(projectId), { items: s.logs });
+      for (let i = 0; i < s.events.length; i += PUBLISH_SLICE)
+        bus.publish<StreamEventsMessage>(eventsSubject(projectId), {
+          items: s.events.slice(i, i + PUBLISH_SLICE),
+        });
+      for (let i = 0; i < s.logs.length; i += PUBLISH_SLICE)
+        bus.publish<StreamLogsMessage>(logsSubject(projectId), { items: s.logs.slice(i, i + PUBLISH_SLICE) });
     }
   }
 
