@@ -34,6 +34,25 @@ export function createIngestAuth(deps: { db: Db; bus: Bus; clock: Clock }) {
     for (const [k, v] of cache) if (v.ctx.keyId === data.ingestKeyId) cache.delete(k);
   });
 
+  /** The key's row; a database that does not answer is 503, never 500. */
+  async function lookup(hash: string) {
+    try {
+      return await deps.db.query<{
+        id: string;
+        project_id: string;
+        environment_id: string;
+        revoked_at: Date | null;
+        raw_retention_days: number;
+      }>(
+        `SELECT k.id, k.project_id, k.environment_id, k.revoked_at, p.raw_retention_days
+         FROM ingest_keys k JOIN projects p ON p.id = k.project_id WHERE k.key_hash = $1`,
+        [hash],
+      );
+    } catch {
+      throw new AppError('service_unavailable', 'The database is not answering; retry shortly.');
+    }
+  }
+
   async function resolve(header: string | undefined): Promise<IngestKeyContext> {
     const m = header ? /^Bearer\s+(\S+)\s*$/i.exec(header) : null;
     const secret = m?.[1];
@@ -42,17 +61,7 @@ export function createIngestAuth(deps: { db: Db; bus: Bus; clock: Clock }) {
     const now = deps.clock.now().getTime();
     const hit = cache.get(hash);
     if (hit && now - hit.at < TTL_MS) return hit.ctx;
-    const { rows } = await deps.db.query<{
-      id: string;
-      project_id: string;
-      environment_id: string;
-      revoked_at: Date | null;
-      raw_retention_days: number;
-    }>(
-      `SELECT k.id, k.project_id, k.environment_id, k.revoked_at, p.raw_retention_days
-       FROM ingest_keys k JOIN projects p ON p.id = k.project_id WHERE k.key_hash = $1`,
-      [hash],
-    );
+    const { rows } = await lookup(hash);
     const r = rows[0];
     if (!r) throw new AppError('ingest_key_invalid', 'Unknown ingest key.');
     if (r.revoked_at) throw new AppError('ingest_key_revoked');
@@ -66,7 +75,9 @@ export function createIngestAuth(deps: { db: Db; bus: Bus; clock: Clock }) {
     cache.set(hash, { ctx, at: now });
     if (now - (touched.get(r.id) ?? 0) > TOUCH_EVERY_MS) {
       touched.set(r.id, now);
-      await deps.db.query('UPDATE ingest_keys SET last_used_at = $2 WHERE id = $1', [r.id, new Date(now)]);
+      await deps.db
+        .query('UPDATE ingest_keys SET last_used_at = $2 WHERE id = $1', [r.id, new Date(now)])
+        .catch(() => {}); // best effort: a missed "last used" must not refuse the batch
     }
     return ctx;
   }
