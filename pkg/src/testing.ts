@@ -98,8 +98,21 @@ export async function openTestDb(engine: Engine, opts: { migrate?: boolean } = {
     async drop() {
       await db.close();
       const a = await openDb({ databaseUrl: adminUrl, poolSize: 1 });
-      await a.exec(`DROP DATABASE IF EXISTS ${name} WITH (FORCE)`);
-      await a.close();
+      try {
+        // FORCE cannot end an autovacuum worker (it runs as the superuser) after a heavy load;
+        // those finish or yield within moments, so try again briefly.
+        for (let attempt = 0; ; attempt++) {
+          try {
+            await a.exec(`DROP DATABASE IF EXISTS ${name} WITH (FORCE)`);
+            break;
+          } catch (e) {
+            if (attempt >= 20) throw e;
+            await new Promise((r) => setTimeout(r, 250));
+          }
+        }
+      } finally {
+        await a.close();
+      }
     },
   };
 }
