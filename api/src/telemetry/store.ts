@@ -72,17 +72,19 @@ const ESCAPES: Record<string, string> = {
   '\0': '\uFFFD',
 };
 
-/** toISOString, with the part up to the second cached: rows of a batch share few seconds. */
-let isoSecond = -1;
+/** toISOString, with the part up to the minute cached: rows of a batch share few minutes. */
+let isoMinute = -1;
 let isoPrefix = '';
 function iso(ms: number): string {
-  const sec = Math.floor(ms / 1000);
-  if (sec !== isoSecond) {
-    isoSecond = sec;
-    isoPrefix = new Date(sec * 1000).toISOString().slice(0, 20);
+  const minute = Math.floor(ms / 60_000);
+  if (minute !== isoMinute) {
+    isoMinute = minute;
+    isoPrefix = new Date(minute * 60_000).toISOString().slice(0, 17);
   }
-  const frac = ms - sec * 1000;
-  return `${isoPrefix}${frac < 10 ? '00' : frac < 100 ? '0' : ''}${frac}Z`;
+  const rest = ms - minute * 60_000; // milliseconds into the minute
+  const sec = Math.floor(rest / 1000);
+  const frac = rest - sec * 1000;
+  return `${isoPrefix}${sec < 10 ? '0' : ''}${sec}.${frac < 10 ? '00' : frac < 100 ? '0' : ''}${frac}Z`;
 }
 
 function eventsCopy(groups: Owned<EventRow>[], first: number): { text: string; ids: number[][] } {
