@@ -290,6 +290,19 @@ agent
     ),
   );
 
+program
+  .command('demo')
+  .description('run a sample app instrumented with @peep/sdk plus live traffic against the server')
+  .option('--key <key>', 'ingest key peep_ik_... (default: a key for project "demo", made with your login)')
+  .option('--rps <n>', 'average requests per second (1-2000; bursts go 4x)', intIn(1, 2000), 20)
+  .option('--duration <s>', 'stop after this many seconds (default: at Ctrl-C)', intIn(1, 86_400))
+  .action(
+    lazy(
+      () => import('./commands/demo.js'),
+      (m, ctx, _a, o: import('./commands/demo.js').DemoOptions) => m.demo(ctx, o),
+    ),
+  );
+
 try {
   await program.parseAsync(process.argv);
 } catch (e) {
