@@ -460,7 +460,11 @@ test('Runtime tab in Chromium: charts, tiles, top routes, live stream and logs f
     const stream = page.locator('section[aria-labelledby="live-requests"]');
     await stream.getByRole('button', { name: 'live-req-1' }).click();
     const logs = page.locator('section[aria-labelledby="logs"]');
-    assert.equal(await logs.getByLabel('Request id').inputValue(), 'live-req-1');
+    // The click sets the filter through React state: wait for the render rather than read at once.
+    await waitUntil(
+      'the request-id filter',
+      async () => (await logs.getByLabel('Request id').inputValue()) === 'live-req-1',
+    );
     const lines = logs.locator('tbody tr[data-log-id]');
     await waitUntil(
       'the request’s log line',
