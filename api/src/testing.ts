@@ -2,7 +2,7 @@
  * Real servers for tests and benchmarks: the API on a random loopback port over a fresh database,
  * PGlite always and PostgreSQL when PEEP_TEST_DATABASE_URL is set (CI sets it). Nothing is mocked.
  */
-import { type Config, createLogger, createMemoryBus, type Db, loadConfig } from '@peep/pkg';
+import { type Bus, type Config, createLogger, createMemoryBus, type Db, loadConfig, openDb } from '@peep/pkg';
 import type { User } from '@peep/pkg/schemas';
 import { type Engine, openTestDb } from '@peep/pkg/testing';
 import { type Api, buildApi } from './app.js';
@@ -21,10 +21,20 @@ export interface TestServer {
 }
 
 export async function startTestServer(
-  opts: { engine?: Engine; config?: Partial<Config> } = {},
+  opts: {
+    engine?: Engine;
+    config?: Partial<Config>;
+    /** The bus (default: a new in-process one); closed with the server. */
+    bus?: Bus;
+    /**
+     * Another API replica on this server's PostgreSQL database, with its own connection pool. Close
+     * the replica first: the first server drops the database.
+     */
+    replicaOf?: TestServer;
+  } = {},
 ): Promise<TestServer> {
-  const engine = opts.engine ?? 'pglite';
-  const t = await openTestDb(engine);
+  const engine = opts.replicaOf?.engine ?? opts.engine ?? 'pglite';
+  const t = opts.replicaOf ? await replicaDb(opts.replicaOf) : await openTestDb(engine);
   const config = loadConfig(
     {},
     {
@@ -39,7 +49,7 @@ export async function startTestServer(
     },
   );
   const log = createLogger({ level: config.logLevel });
-  const bus = createMemoryBus();
+  const bus = opts.bus ?? createMemoryBus();
   const api = await buildApi({ config, db: t.db, bus, log, clock: systemClock });
   await api.app.listen({ port: config.port, host: config.host });
   const addr = api.app.server.address();
@@ -58,6 +68,16 @@ export async function startTestServer(
       await t.drop();
     },
   };
+}
+
+async function replicaDb(of: TestServer): Promise<{ db: Db; drop(): Promise<void> }> {
+  const url = process.env.PEEP_TEST_DATABASE_URL;
+  if (of.engine !== 'postgres' || !url) throw new Error('replicas need PostgreSQL (PEEP_TEST_DATABASE_URL)');
+  const { rows } = await of.db.query<{ name: string }>('SELECT current_database() AS name');
+  const u = new URL(url);
+  u.pathname = `/${rows[0]?.name}`;
+  const db = await openDb({ databaseUrl: u.toString(), poolSize: 10 });
+  return { db, drop: () => db.close() };
 }
 
 export interface SignedIn {
