@@ -29,6 +29,9 @@ const MAX_ENTRIES = 10_000;
 export function createIngestAuth(deps: { db: Db; bus: Bus; clock: Clock }) {
   const cache = new Map<string, { ctx: IngestKeyContext; at: number }>();
   const touched = new Map<string, number>();
+  // A revocation published while this process was cut off from the bus is missed: trust no cached
+  // key while disconnected, and forget them all after each reconnect (as the API's auth cache does).
+  let gaps = deps.bus.gaps;
   deps.bus.subscribe<AuthRevoked>(AUTH_REVOKED, ({ data }) => {
     if (!data.ingestKeyId) return;
     for (const [k, v] of cache) if (v.ctx.keyId === data.ingestKeyId) cache.delete(k);
@@ -59,7 +62,11 @@ export function createIngestAuth(deps: { db: Db; bus: Bus; clock: Clock }) {
     if (!secret?.startsWith('peep_ik_')) throw new AppError('ingest_key_invalid');
     const hash = sha256(secret);
     const now = deps.clock.now().getTime();
-    const hit = cache.get(hash);
+    if (deps.bus.gaps !== gaps) {
+      cache.clear();
+      gaps = deps.bus.gaps;
+    }
+    const hit = deps.bus.connected ? cache.get(hash) : undefined;
     if (hit && now - hit.at < TTL_MS) return hit.ctx;
     const { rows } = await lookup(hash);
     const r = rows[0];

@@ -64,8 +64,33 @@ export interface StreamLogsMessage {
 
 class IdempotencyRace extends Error {}
 
-/** Items per bus message (a few hundred bytes each: well under NATS's 1 MiB default). */
-const PUBLISH_SLICE = 500;
+/**
+ * Bus messages hold at most PUBLISH_ITEMS items and about PUBLISH_BYTES of JSON: a NATS server
+ * refuses messages over 1 MiB by default, and one log line may be 32 KB with 8 KB of attributes.
+ */
+const PUBLISH_ITEMS = 500;
+const PUBLISH_BYTES = 512 * 1024;
+
+function* slices<T extends StreamEvent | LogEntry>(items: T[]): Generator<T[]> {
+  let start = 0;
+  let bytes = 0;
+  for (let i = 0; i < items.length; i++) {
+    const it = items[i] as T;
+    const size =
+      300 +
+      it.service.length +
+      ('message' in it ? it.message.length * 2 : 0) +
+      ('route' in it ? it.route.length : 0) +
+      (it.attributes ? JSON.stringify(it.attributes).length : 0);
+    if (i > start && (i - start >= PUBLISH_ITEMS || bytes + size > PUBLISH_BYTES)) {
+      yield items.slice(start, i);
+      start = i;
+      bytes = 0;
+    }
+    bytes += size;
+  }
+  if (start < items.length) yield items.slice(start);
+}
 
 interface Pending {
   batch: IngestBatch;
@@ -257,14 +282,10 @@ export function createIngestPipeline(opts: PipelineOptions): IngestPipeline {
         s.logs.push(toLogEntry(ids[i] ?? 0, g.environmentId, r));
       });
     });
-    // In slices: a NATS server refuses messages over 1 MiB by default.
     for (const [projectId, s] of byProject) {
-      for (let i = 0; i < s.events.length; i += PUBLISH_SLICE)
-        bus.publish<StreamEventsMessage>(eventsSubject(projectId), {
-          items: s.events.slice(i, i + PUBLISH_SLICE),
-        });
-      for (let i = 0; i < s.logs.length; i += PUBLISH_SLICE)
-        bus.publish<StreamLogsMessage>(logsSubject(projectId), { items: s.logs.slice(i, i + PUBLISH_SLICE) });
+      for (const items of slices(s.events))
+        bus.publish<StreamEventsMessage>(eventsSubject(projectId), { items });
+      for (const items of slices(s.logs)) bus.publish<StreamLogsMessage>(logsSubject(projectId), { items });
     }
   }
 
