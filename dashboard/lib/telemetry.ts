@@ -2,101 +2,18 @@
  * The Runtime tab's view of the telemetry API (docs/telemetry.md is the contract): response shapes,
  * the filter state kept in the page's query string so a view can be shared, and number formatting.
  */
+import type { Level, RouteStats } from '@peep/pkg/telemetry';
 
-/** `GET .../telemetry/series`: one column per measure, one entry per step (percentiles null when empty). */
-export interface Series {
-  from: string;
-  to: string;
-  step: number;
-  t: number[];
-  count: number[];
-  rps: number[];
-  errors: number[];
-  errorRate: (number | null)[];
-  p50: (number | null)[];
-  p90: (number | null)[];
-  p95: (number | null)[];
-  p99: (number | null)[];
-  avg: (number | null)[];
-  max: (number | null)[];
-}
-
-export interface Summary {
-  from: string;
-  to: string;
-  count: number;
-  rps: number;
-  errors: number;
-  errorRate: number | null;
-  p50: number | null;
-  p90: number | null;
-  p95: number | null;
-  p99: number | null;
-  avg: number | null;
-  min: number | null;
-  max: number | null;
-  bytesIn: number;
-  bytesOut: number;
-}
-
-export interface RouteRow {
-  service: string;
-  route: string;
-  method: string;
-  count: number;
-  rps: number;
-  errors: number;
-  errorRate: number | null;
-  p50: number | null;
-  p95: number | null;
-  p99: number | null;
-}
+export type { Level, LogEntry, LogPage, RouteStats, Series, StreamEvent, Summary } from '@peep/pkg/telemetry';
+/** A row of the top-routes table. */
+export type RouteRow = RouteStats;
+/** The log levels in order (a value here, so the page does not bundle server code). */
+export const LEVELS: readonly Level[] = ['trace', 'debug', 'info', 'warn', 'error', 'fatal'];
 
 export interface TelemetryService {
   name: string;
   environments: string[];
   lastSeen: string | null;
-}
-
-type Attributes = Record<string, string | number | boolean>;
-
-export interface StreamEvent {
-  id: string;
-  time: string;
-  environmentId: string;
-  service: string;
-  route: string;
-  method: string;
-  status: number;
-  durationMs: number;
-  bytesIn: number | null;
-  bytesOut: number | null;
-  requestId: string | null;
-  traceId: string | null;
-  instance: string | null;
-  attributes: Attributes | null;
-}
-
-export const LEVELS = ['trace', 'debug', 'info', 'warn', 'error', 'fatal'] as const;
-export type Level = (typeof LEVELS)[number];
-
-export interface LogEntry {
-  id: string;
-  time: string;
-  environmentId: string;
-  service: string;
-  level: Level;
-  message: string;
-  requestId: string | null;
-  traceId: string | null;
-  spanId: string | null;
-  instance: string | null;
-  attributes: Attributes | null;
-}
-
-export interface LogPage {
-  logs: LogEntry[];
-  nextCursor: string | null;
 }
 
 // ---- filters in the URL

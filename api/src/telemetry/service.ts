@@ -7,6 +7,7 @@
  */
 import { AppError, type Config, type Db } from '@peep/pkg';
 import { Sketch } from '@peep/pkg/sketch';
+import type { RouteStats, Series, Summary } from '@peep/pkg/telemetry';
 import type { Clock } from '../core/types.js';
 import { type Attributes, LEVELS, type Level, type LogEntry, levelName, type StreamEvent } from './types.js';
 
@@ -80,37 +81,6 @@ class Acc {
 
 const round = (v: number) => Math.round(v * 1000) / 1000;
 const rate = (n: number, d: number) => (d === 0 ? null : round(n / d));
-
-export interface Summary {
-  from: string;
-  to: string;
-  count: number;
-  rps: number;
-  errors: number;
-  errorRate: number | null;
-  p50: number | null;
-  p90: number | null;
-  p95: number | null;
-  p99: number | null;
-  avg: number | null;
-  min: number | null;
-  max: number | null;
-  bytesIn: number;
-  bytesOut: number;
-}
-
-export interface RouteStats {
-  service: string;
-  route: string;
-  method: string;
-  count: number;
-  rps: number;
-  errors: number;
-  errorRate: number | null;
-  p50: number | null;
-  p95: number | null;
-  p99: number | null;
-}
 
 const floorTo = (t: number, u: number) => Math.floor(t / u) * u;
 const ceilTo = (t: number, u: number) => Math.ceil(t / u) * u;
@@ -335,7 +305,12 @@ export function createTelemetryService(deps: { db: Db; clock: Clock; config: Con
     return { step: 7 * DAY, tier: '1d' };
   }
 
-  async function series(projectId: string, filters: Filters, range: Range, stepSeconds?: number) {
+  async function series(
+    projectId: string,
+    filters: Filters,
+    range: Range,
+    stepSeconds?: number,
+  ): Promise<Series> {
     const { step, tier } = seriesPlan(range, stepSeconds);
     const start = floorTo(range.from, step);
     const n = Math.ceil((range.to - start) / step);

@@ -5,13 +5,12 @@
  * each rejection needs its own code and message.
  */
 
-export const LEVELS = ['trace', 'debug', 'info', 'warn', 'error', 'fatal'] as const;
-export type Level = (typeof LEVELS)[number];
+import { type Attributes, LEVELS, type Level, type LogEntry, type StreamEvent } from '@peep/pkg/telemetry';
+
+export { type Attributes, LEVELS, type Level, type LogEntry, type StreamEvent };
 /** Stored as 1 (trace) .. 6 (fatal). */
 export const levelNumber = (l: Level): number => LEVELS.indexOf(l) + 1;
 export const levelName = (n: number): Level => LEVELS[Math.min(6, Math.max(1, n)) - 1] as Level;
-
-export type Attributes = Record<string, string | number | boolean>;
 
 export interface EventRow {
   /** epoch ms */
@@ -241,38 +240,6 @@ export function checkLog(raw: unknown, ctx: CheckContext): Checked<LogRow> {
       attributes: checkAttributes(raw.attributes),
     };
   });
-}
-
-/** A request event as live streams and `GET .../telemetry/events` show it. */
-export interface StreamEvent {
-  id: string;
-  time: string;
-  environmentId: string;
-  service: string;
-  route: string;
-  method: string;
-  status: number;
-  durationMs: number;
-  bytesIn: number | null;
-  bytesOut: number | null;
-  requestId: string | null;
-  traceId: string | null;
-  instance: string | null;
-  attributes: Attributes | null;
-}
-
-export interface LogEntry {
-  id: string;
-  time: string;
-  environmentId: string;
-  service: string;
-  level: Level;
-  message: string;
-  requestId: string | null;
-  traceId: string | null;
-  spanId: string | null;
-  instance: string | null;
-  attributes: Attributes | null;
 }
 
 export const toStreamEvent = (id: number | string, environmentId: string, r: EventRow): StreamEvent => ({

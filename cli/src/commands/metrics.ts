@@ -3,6 +3,7 @@
  * from GET …/telemetry/summary and …/telemetry/routes (percentiles merged from rollup sketches by
  * the server). `--json` prints `{project, summary, routes}` with the API's own shapes.
  */
+import type { RouteStats as RouteRow, Summary } from '@peep/pkg/telemetry';
 import type { Context } from '../context.js';
 import type { Cell } from '../output.js';
 import { pickProject } from './project-ref.js';
@@ -15,31 +16,6 @@ export interface MetricsOptions {
   since?: string;
   sort?: 'traffic' | 'p95' | 'errors';
   limit?: number;
-}
-
-interface Summary {
-  from: string;
-  to: string;
-  count: number;
-  rps: number;
-  errors: number;
-  errorRate: number | null;
-  p50: number | null;
-  p95: number | null;
-  p99: number | null;
-}
-
-interface RouteRow {
-  service: string;
-  route: string;
-  method: string;
-  count: number;
-  rps: number;
-  errors: number;
-  errorRate: number | null;
-  p50: number | null;
-  p95: number | null;
-  p99: number | null;
 }
 
 /** Milliseconds with three significant digits at most: `0.42`, `4.2`, `42`, `420`, `4200`. */
