@@ -50,12 +50,33 @@ export function renderError(req: FastifyRequest, reply: FastifyReply, e: AppErro
   return reply.code(e.status).type('application/json; charset=utf-8').send(body);
 }
 
+/**
+ * The database unreachable or refusing connections (network errors, PostgreSQL classes 08 and 57,
+ * too many connections): the request may succeed shortly, so 503 rather than 500.
+ */
+function unavailable(err: unknown): boolean {
+  const code = (err as { code?: unknown })?.code;
+  if (typeof code !== 'string') return false;
+  return (
+    /^(ECONNREFUSED|ECONNRESET|ETIMEDOUT|EPIPE|ENOTFOUND|EAI_AGAIN)$/.test(code) ||
+    /^(08|57P0)/.test(code) ||
+    code === '53300'
+  );
+}
+
 export function registerErrorHandling(app: FastifyInstance) {
   app.setErrorHandler((err: FastifyError, req, reply) => {
     const appErr = err instanceof AppError ? err : fromFastify(err);
     if (appErr) {
       if (appErr.status >= 500) req.log.error({ err }, appErr.message);
       return renderError(req, reply, appErr);
+    }
+    if (
+      unavailable(err) ||
+      (err instanceof Error && /Connection terminated|not queryable/.test(err.message))
+    ) {
+      req.log.error({ err }, 'database unavailable');
+      return renderError(req, reply, new AppError('service_unavailable'));
     }
     req.log.error({ err }, 'unhandled error');
     return renderError(
