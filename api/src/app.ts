@@ -183,8 +183,9 @@ export async function buildApi(
   registerMetrics(app, metrics, config.metricsToken);
   // Exact only where every revocation is seen (see auth-cache.ts): one process on the embedded
   // database, or replicas sharing a NATS bus.
+  const cacheCredentials = db.engine === 'pglite' || deps.bus.distributed;
   const authCache = createAuthCache({
-    enabled: db.engine === 'pglite' || deps.bus.distributed,
+    enabled: cacheCredentials,
     ttlMs: 30_000,
     max: 10_000,
     bus: deps.bus,
@@ -208,7 +209,7 @@ export async function buildApi(
   registerMemberRoutes(app, { projects, members });
   registerIngestKeyRoutes(app, { projects, ingestKeys });
 
-  const ingestAuth = createIngestAuth({ db, bus: deps.bus, clock });
+  const ingestAuth = createIngestAuth({ db, bus: deps.bus, clock, cache: cacheCredentials });
   const pipeline = createIngestPipeline({
     db,
     bus: deps.bus,

@@ -11,7 +11,7 @@ import assert from 'node:assert/strict';
 import { type ChildProcess, spawn } from 'node:child_process';
 import fs from 'node:fs';
 import http from 'node:http';
-import net from 'node:net';
+import type net from 'node:net';
 import os from 'node:os';
 import path from 'node:path';
 import { after, before, describe, test } from 'node:test';
@@ -24,24 +24,12 @@ import {
   startTestServer,
   type TestServer,
 } from '@peep/api/testing';
+import { freePort } from '@peep/pkg/testing';
 import { ROOT, requireProgram, run } from './components.js';
+import { writeNginxPrefix } from './nginx-prefix.js';
 
 const nginx = requireProgram('nginx', "the nginx agent is not exercised (install Debian's nginx)");
 const BIN = path.join(ROOT, 'cli/dist/bin.js');
-
-async function freePort(): Promise<number> {
-  const srv = net.createServer();
-  await new Promise<void>((r) => srv.listen(0, '127.0.0.1', r));
-  const port = (srv.address() as net.AddressInfo).port;
-  await new Promise<void>((r) => srv.close(() => r()));
-  return port;
-}
-
-function replaceOnce(text: string, from: RegExp, to: string): string {
-  const n = [...text.matchAll(new RegExp(from.source, 'gm'))].length;
-  assert.equal(n, 1, `nginx/peep.conf: expected one match of ${from}, found ${n}`);
-  return text.replace(new RegExp(from.source, 'm'), to);
-}
 
 /** One request through nginx with our own X-Request-Id; resolves with the status. */
 function get(port: number, p: string, requestId: string): Promise<number> {
@@ -178,32 +166,7 @@ describe('peep agent nginx: nginx access log to request events', {
     const appPort = (app.address() as net.AddressInfo).port;
     port = await freePort();
 
-    let conf = fs.readFileSync(path.join(ROOT, 'nginx/peep.conf'), 'utf8');
-    conf = replaceOnce(conf, /^\s*listen 80;$/, `  listen 127.0.0.1:${port};`);
-    conf = replaceOnce(conf, /^\s*listen \[::\]:80;$/, '');
-    conf = replaceOnce(conf, /^\s*server 127\.0\.0\.1:7070;$/, `  server 127.0.0.1:${appPort};`);
-    conf = replaceOnce(conf, /access_log \S+ peep_json;/, `access_log ${accessLog} peep_json;`);
-    fs.writeFileSync(path.join(dir, 'peep.conf'), conf);
-    for (const t of ['client_body', 'proxy', 'fastcgi', 'uwsgi', 'scgi']) fs.mkdirSync(path.join(dir, t));
-    fs.writeFileSync(
-      path.join(dir, 'nginx.conf'),
-      `${process.getuid?.() === 0 ? 'user root root;\n' : ''}daemon off;
-worker_processes 1;
-pid ${dir}/nginx.pid;
-error_log ${dir}/error.log info;
-events { worker_connections 128; }
-http {
-  default_type application/octet-stream;
-  access_log off;
-  client_body_temp_path ${dir}/client_body;
-  proxy_temp_path ${dir}/proxy;
-  fastcgi_temp_path ${dir}/fastcgi;
-  uwsgi_temp_path ${dir}/uwsgi;
-  scgi_temp_path ${dir}/scgi;
-  include ${dir}/peep.conf;
-}
-`,
-    );
+    writeNginxPrefix(ROOT, dir, { port, upstreamPort: appPort, accessLog });
     let stderr = '';
     proc = spawn(nginx as string, nginxArgs, { stdio: ['ignore', 'ignore', 'pipe'] });
     proc.stderr?.on('data', (c: Buffer) => {

@@ -8,13 +8,15 @@ import assert from 'node:assert/strict';
 import { type ChildProcess, spawn } from 'node:child_process';
 import fs from 'node:fs';
 import http from 'node:http';
-import net from 'node:net';
+import type net from 'node:net';
 import os from 'node:os';
 import path from 'node:path';
 import { after, before, describe, test } from 'node:test';
 import { setTimeout as sleep } from 'node:timers/promises';
 import { gunzipSync } from 'node:zlib';
+import { freePort } from '@peep/pkg/testing';
 import { ROOT, requireProgram, run } from './components.js';
+import { writeNginxPrefix } from './nginx-prefix.js';
 
 const nginx = requireProgram('nginx', "nginx/peep.conf not exercised (install Debian's nginx)");
 
@@ -23,21 +25,6 @@ interface Seen {
   url: string;
   headers: http.IncomingHttpHeaders;
   bodyBytes: number;
-}
-
-async function freePort(): Promise<number> {
-  const srv = net.createServer();
-  await new Promise<void>((r) => srv.listen(0, '127.0.0.1', r));
-  const port = (srv.address() as net.AddressInfo).port;
-  await new Promise<void>((r) => srv.close(() => r()));
-  return port;
-}
-
-/** Replaces `from` with `to` in `text`, failing when `from` is not there exactly once. */
-function replaceOnce(text: string, from: RegExp, to: string): string {
-  const n = [...text.matchAll(new RegExp(from.source, 'gm'))].length;
-  assert.equal(n, 1, `nginx/peep.conf: expected one match of ${from}, found ${n}`);
-  return text.replace(new RegExp(from.source, 'm'), to);
 }
 
 interface Reply {
@@ -116,32 +103,7 @@ describe('nginx/peep.conf', { skip: nginx ? false : 'nginx not installed' }, () 
     const upstreamPort = (upstream.address() as net.AddressInfo).port;
     port = await freePort();
 
-    let conf = fs.readFileSync(path.join(ROOT, 'nginx/peep.conf'), 'utf8');
-    conf = replaceOnce(conf, /^\s*listen 80;$/, `  listen 127.0.0.1:${port};`);
-    conf = replaceOnce(conf, /^\s*listen \[::\]:80;$/, '');
-    conf = replaceOnce(conf, /^\s*server 127\.0\.0\.1:7070;$/, `  server 127.0.0.1:${upstreamPort};`);
-    conf = replaceOnce(conf, /access_log \S+ peep_json;/, `access_log ${accessLog} peep_json;`);
-    fs.writeFileSync(path.join(dir, 'peep.conf'), conf);
-    for (const t of ['client_body', 'proxy', 'fastcgi', 'uwsgi', 'scgi']) fs.mkdirSync(path.join(dir, t));
-    fs.writeFileSync(
-      path.join(dir, 'nginx.conf'),
-      `${process.getuid?.() === 0 ? 'user root root;\n' : ''}daemon off;
-worker_processes 1;
-pid ${dir}/nginx.pid;
-error_log ${dir}/error.log info;
-events { worker_connections 128; }
-http {
-  default_type application/octet-stream;
-  access_log off;
-  client_body_temp_path ${dir}/client_body;
-  proxy_temp_path ${dir}/proxy;
-  fastcgi_temp_path ${dir}/fastcgi;
-  uwsgi_temp_path ${dir}/uwsgi;
-  scgi_temp_path ${dir}/scgi;
-  include ${dir}/peep.conf;
-}
-`,
-    );
+    writeNginxPrefix(ROOT, dir, { port, upstreamPort: upstreamPort, accessLog });
   });
 
   after(async () => {

@@ -6,23 +6,14 @@
 import assert from 'node:assert/strict';
 import { type ChildProcess, spawn } from 'node:child_process';
 import fs from 'node:fs';
-import net from 'node:net';
 import os from 'node:os';
 import path from 'node:path';
 import { describe, test } from 'node:test';
 import { fileURLToPath } from 'node:url';
 import { openDb } from '@peep/pkg';
-import { openTestDb, testEngines } from '@peep/pkg/testing';
+import { freePort, openTestDb, testEngines } from '@peep/pkg/testing';
 
 const BIN = path.resolve(path.dirname(fileURLToPath(import.meta.url)), 'bin.js');
-
-async function freePort(): Promise<number> {
-  const srv = net.createServer();
-  await new Promise<void>((r) => srv.listen(0, '127.0.0.1', r));
-  const port = (srv.address() as net.AddressInfo).port;
-  await new Promise((r) => srv.close(r));
-  return port;
-}
 
 function start(env: Record<string, string>, port: number) {
   let out = '';
@@ -58,116 +49,114 @@ for (const engine of testEngines()) {
 }
 
 async function killMidLoad(engine: 'pglite' | 'postgres', signal: 'SIGKILL' | 'SIGTERM') {
-  {
-    const dataDir = fs.mkdtempSync(path.join(os.tmpdir(), 'peep-kill-'));
-    const pg = engine === 'postgres' ? await openTestDb('postgres') : null;
-    const env: Record<string, string> = {
-      PEEP_DATA_DIR: dataDir,
-      ...(pg?.url ? { DATABASE_URL: pg.url } : {}),
-    };
-    try {
-      const port = await freePort();
-      const a = start(env, port);
-      await ready(a.url, a.out);
-      const token = /setup\?token=([A-Za-z0-9_-]+)/.exec(a.out())?.[1];
-      assert.ok(token, a.out());
-      const setup = await fetch(`${a.url}/api/v1/setup`, {
+  const dataDir = fs.mkdtempSync(path.join(os.tmpdir(), 'peep-kill-'));
+  const pg = engine === 'postgres' ? await openTestDb('postgres') : null;
+  const env: Record<string, string> = {
+    PEEP_DATA_DIR: dataDir,
+    ...(pg?.url ? { DATABASE_URL: pg.url } : {}),
+  };
+  try {
+    const port = await freePort();
+    const a = start(env, port);
+    await ready(a.url, a.out);
+    const token = /setup\?token=([A-Za-z0-9_-]+)/.exec(a.out())?.[1];
+    assert.ok(token, a.out());
+    const setup = await fetch(`${a.url}/api/v1/setup`, {
+      method: 'POST',
+      headers: { 'content-type': 'application/json' },
+      body: JSON.stringify({
+        token,
+        email: 'o@example.com',
+        name: 'O',
+        password: 'a long enough password',
+      }),
+    });
+    assert.equal(setup.status, 201);
+    const cookie = setup.headers
+      .getSetCookie()
+      .map((c) => c.split(';')[0])
+      .join('; ');
+    const { csrfToken } = (await setup.json()) as { csrfToken: string };
+    const h = { 'content-type': 'application/json', cookie, 'x-csrf-token': csrfToken };
+    const proj = (await (
+      await fetch(`${a.url}/api/v1/projects`, { method: 'POST', headers: h, body: '{"name":"Kill"}' })
+    ).json()) as { project: { id: string }; environments: { id: string }[] };
+    const k = (await (
+      await fetch(`${a.url}/api/v1/projects/${proj.project.id}/ingest-keys`, {
         method: 'POST',
-        headers: { 'content-type': 'application/json' },
-        body: JSON.stringify({
-          token,
-          email: 'o@example.com',
-          name: 'O',
-          password: 'a long enough password',
-        }),
-      });
-      assert.equal(setup.status, 201);
-      const cookie = setup.headers
-        .getSetCookie()
-        .map((c) => c.split(';')[0])
-        .join('; ');
-      const { csrfToken } = (await setup.json()) as { csrfToken: string };
-      const h = { 'content-type': 'application/json', cookie, 'x-csrf-token': csrfToken };
-      const proj = (await (
-        await fetch(`${a.url}/api/v1/projects`, { method: 'POST', headers: h, body: '{"name":"Kill"}' })
-      ).json()) as { project: { id: string }; environments: { id: string }[] };
-      const k = (await (
-        await fetch(`${a.url}/api/v1/projects/${proj.project.id}/ingest-keys`, {
-          method: 'POST',
-          headers: h,
-          body: JSON.stringify({ name: 'k', environmentId: proj.environments[0]?.id }),
-        })
-      ).json()) as { secret: string };
+        headers: h,
+        body: JSON.stringify({ name: 'k', environmentId: proj.environments[0]?.id }),
+      })
+    ).json()) as { secret: string };
 
-      const acked = new Set<string>();
-      let sent = 0;
-      let stop = false;
-      const worker = async (w: number) => {
-        for (let b = 0; !stop; b++) {
-          const ids = Array.from({ length: 200 }, (_, i) => `w${w}-b${b}-${i}`);
-          const body = JSON.stringify(
-            ids.map((requestId) => ({
-              service: 'k',
-              route: '/',
-              method: 'GET',
-              status: 200,
-              durationMs: 1,
-              requestId,
-            })),
-          );
-          sent += ids.length;
-          try {
-            const res = await fetch(`${a.url}/api/v1/ingest/events`, {
-              method: 'POST',
-              headers: { authorization: `Bearer ${k.secret}`, 'content-type': 'application/json' },
-              body,
-            });
-            if (res.status === 200) for (const id of ids) acked.add(id);
-            else await res.arrayBuffer();
-          } catch {
-            return; // the server is gone
-          }
+    const acked = new Set<string>();
+    let sent = 0;
+    let stop = false;
+    const worker = async (w: number) => {
+      for (let b = 0; !stop; b++) {
+        const ids = Array.from({ length: 200 }, (_, i) => `w${w}-b${b}-${i}`);
+        const body = JSON.stringify(
+          ids.map((requestId) => ({
+            service: 'k',
+            route: '/',
+            method: 'GET',
+            status: 200,
+            durationMs: 1,
+            requestId,
+          })),
+        );
+        sent += ids.length;
+        try {
+          const res = await fetch(`${a.url}/api/v1/ingest/events`, {
+            method: 'POST',
+            headers: { authorization: `Bearer ${k.secret}`, 'content-type': 'application/json' },
+            body,
+          });
+          if (res.status === 200) for (const id of ids) acked.add(id);
+          else await res.arrayBuffer();
+        } catch {
+          return; // the server is gone
         }
-      };
-      const workers = Array.from({ length: 6 }, (_, w) => worker(w));
-      await new Promise((r) => setTimeout(r, 1500));
-      a.child.kill(signal);
-      stop = true;
-      await a.exited;
-      if (signal === 'SIGTERM') assert.equal(a.child.exitCode, 0, a.out());
-      await Promise.all(workers);
-      assert.ok(acked.size > 0, 'no batch was acknowledged before the kill');
-      console.log(`# ${engine}: ${acked.size} events acknowledged of ${sent} sent before ${signal}`);
-
-      // Restart on the same database: it comes up, and serves what was committed.
-      const b = start(env, port);
-      await ready(b.url, b.out);
-      b.child.kill('SIGTERM');
-      await b.exited;
-
-      const db = pg ? pg.db : await openDb({ dataDir });
-      try {
-        const { rows } = await db.query<{ request_id: string; n: number }>(
-          'SELECT request_id, count(*)::int AS n FROM request_events GROUP BY request_id',
-        );
-        const stored = new Map(rows.map((r) => [r.request_id, r.n]));
-        const missing = [...acked].filter((id) => !stored.has(id));
-        assert.deepEqual(missing.slice(0, 5), [], `${missing.length} acknowledged events are missing`);
-        assert.ok(
-          [...stored.values()].every((n) => n === 1),
-          'an event was stored twice',
-        );
-        // Rollups hold exactly what the raw table holds.
-        const { rows: r2 } = await db.query<{ n: number }>(
-          "SELECT coalesce(sum(count), 0)::int AS n FROM rollups_1m WHERE route = ''",
-        );
-        assert.equal(r2[0]?.n, rows.length);
-      } finally {
-        if (!pg) await db.close();
       }
+    };
+    const workers = Array.from({ length: 6 }, (_, w) => worker(w));
+    await new Promise((r) => setTimeout(r, 1500));
+    a.child.kill(signal);
+    stop = true;
+    await a.exited;
+    if (signal === 'SIGTERM') assert.equal(a.child.exitCode, 0, a.out());
+    await Promise.all(workers);
+    assert.ok(acked.size > 0, 'no batch was acknowledged before the kill');
+    console.log(`# ${engine}: ${acked.size} events acknowledged of ${sent} sent before ${signal}`);
+
+    // Restart on the same database: it comes up, and serves what was committed.
+    const b = start(env, port);
+    await ready(b.url, b.out);
+    b.child.kill('SIGTERM');
+    await b.exited;
+
+    const db = pg ? pg.db : await openDb({ dataDir });
+    try {
+      const { rows } = await db.query<{ request_id: string; n: number }>(
+        'SELECT request_id, count(*)::int AS n FROM request_events GROUP BY request_id',
+      );
+      const stored = new Map(rows.map((r) => [r.request_id, r.n]));
+      const missing = [...acked].filter((id) => !stored.has(id));
+      assert.deepEqual(missing.slice(0, 5), [], `${missing.length} acknowledged events are missing`);
+      assert.ok(
+        [...stored.values()].every((n) => n === 1),
+        'an event was stored twice',
+      );
+      // Rollups hold exactly what the raw table holds.
+      const { rows: r2 } = await db.query<{ n: number }>(
+        "SELECT coalesce(sum(count), 0)::int AS n FROM rollups_1m WHERE route = ''",
+      );
+      assert.equal(r2[0]?.n, rows.length);
     } finally {
-      await pg?.drop();
-      fs.rmSync(dataDir, { recursive: true, force: true });
+      if (!pg) await db.close();
     }
+  } finally {
+    await pg?.drop();
+    fs.rmSync(dataDir, { recursive: true, force: true });
   }
 }

@@ -5,7 +5,6 @@
 import assert from 'node:assert/strict';
 import { spawn } from 'node:child_process';
 import fs from 'node:fs';
-import net from 'node:net';
 import os from 'node:os';
 import path from 'node:path';
 import { after, describe, test } from 'node:test';
@@ -13,18 +12,11 @@ import { setTimeout as sleep } from 'node:timers/promises';
 import { fileURLToPath } from 'node:url';
 import { createLogger } from '@peep/pkg';
 import { createNatsBus } from '@peep/pkg/bus-nats';
+import { freePort } from '@peep/pkg/testing';
 import { natsMissing, startNatsServer } from '@peep/pkg/testing-nats';
 
 const BIN = path.resolve(path.dirname(fileURLToPath(import.meta.url)), 'bin.js');
 const skip = natsMissing({ needBinary: true }) ?? false;
-
-async function freePort(): Promise<number> {
-  const srv = net.createServer();
-  await new Promise<void>((r) => srv.listen(0, '127.0.0.1', r));
-  const port = (srv.address() as net.AddressInfo).port;
-  await new Promise<void>((r) => srv.close(() => r()));
-  return port;
-}
 
 describe('peep up with NATS', { skip }, () => {
   const dataDir = fs.mkdtempSync(path.join(os.tmpdir(), 'peep-up-nats-'));

@@ -8,6 +8,7 @@ import fs from 'node:fs';
 import net from 'node:net';
 import path from 'node:path';
 import { setTimeout as sleep } from 'node:timers/promises';
+import { freePort } from './testing.js';
 
 export function natsServerPath(): string | null {
   const dirs = [...(process.env.PATH ?? '').split(path.delimiter), '/usr/sbin', '/usr/local/sbin', '/sbin'];
@@ -38,14 +39,6 @@ export function natsMissing(opts: { needBinary?: boolean } = {}): string | null 
   if (process.env.CI === 'true') throw new Error(`CI=true but ${why}: the NATS suites cannot run`);
   console.log(`# ${why}: NATS suites skipped`);
   return why;
-}
-
-async function freePort(): Promise<number> {
-  const srv = net.createServer();
-  await new Promise<void>((r) => srv.listen(0, '127.0.0.1', r));
-  const port = (srv.address() as net.AddressInfo).port;
-  await new Promise<void>((r) => srv.close(() => r()));
-  return port;
 }
 
 async function accepts(port: number): Promise<boolean> {

@@ -4,6 +4,7 @@
  */
 import { randomBytes } from 'node:crypto';
 import fs from 'node:fs';
+import net from 'node:net';
 import os from 'node:os';
 import path from 'node:path';
 import { type Db, openDb } from './db.js';
@@ -115,4 +116,13 @@ export async function openTestDb(engine: Engine, opts: { migrate?: boolean } = {
       }
     },
   };
+}
+
+/** A TCP port free on loopback right now, for a server a test starts. */
+export async function freePort(): Promise<number> {
+  const srv = net.createServer();
+  await new Promise<void>((r) => srv.listen(0, '127.0.0.1', r));
+  const port = (srv.address() as net.AddressInfo).port;
+  await new Promise<void>((r) => srv.close(() => r()));
+  return port;
 }

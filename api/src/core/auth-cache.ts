@@ -14,27 +14,34 @@ export const AUTH_REVOKED = 'auth.revoked';
 export interface AuthRevoked {
   tokenId?: string;
   sessionId?: string;
-  /** An ingest key (api/src/telemetry/ingest-auth.ts keeps its own cache). */
+  /** An ingest key (api/src/telemetry/ingest-auth.ts). */
   ingestKeyId?: string;
 }
 
-export interface CachedAuth {
-  ctx: AuthContext;
-  /** The credential's own expiry (checked on every hit). */
-  expiresAt: Date | null;
-  /** Last time last_used_at / last_seen_at was written. */
-  touchedAt: number;
+/** What a revocable cache holds: when it was cached, and the credential's own expiry if it has one. */
+export interface Cached {
   cachedAt: number;
+  expiresAt?: Date | null;
 }
 
-export interface AuthCache {
-  get(key: string, now: number): CachedAuth | null;
-  set(key: string, value: CachedAuth): void;
+export interface RevocableCache<V extends Cached> {
+  get(key: string, now: number): V | null;
+  set(key: string, value: V): void;
   readonly size: number;
 }
 
-export function createAuthCache(opts: { enabled: boolean; ttlMs: number; max: number; bus: Bus }): AuthCache {
-  const entries = new Map<string, CachedAuth>();
+/**
+ * Entries dropped when an `auth.revoked` message `revokes` them, after `ttlMs`, at their own expiry,
+ * and all at once when the bus may have missed a revocation (bypassed while disconnected).
+ */
+export function createRevocableCache<V extends Cached>(opts: {
+  enabled: boolean;
+  ttlMs: number;
+  max: number;
+  bus: Bus;
+  revokes: (msg: AuthRevoked, value: V) => boolean;
+}): RevocableCache<V> {
+  const entries = new Map<string, V>();
   const bus = opts.bus;
   let seenGaps = bus.gaps;
   /** Whether entries can be trusted now; forgets them all when the bus may have missed a revocation. */
@@ -48,14 +55,7 @@ export function createAuthCache(opts: { enabled: boolean; ttlMs: number; max: nu
   };
   if (opts.enabled) {
     bus.subscribe<AuthRevoked>(AUTH_REVOKED, ({ data }) => {
-      for (const [k, v] of entries) {
-        if (
-          (data.tokenId && v.ctx.tokenId === data.tokenId) ||
-          (data.sessionId && v.ctx.sessionId === data.sessionId)
-        ) {
-          entries.delete(k);
-        }
-      }
+      for (const [k, v] of entries) if (opts.revokes(data, v)) entries.delete(k);
     });
   }
   return {
@@ -81,4 +81,22 @@ export function createAuthCache(opts: { enabled: boolean; ttlMs: number; max: nu
       return entries.size;
     },
   };
+}
+
+export interface CachedAuth extends Cached {
+  ctx: AuthContext;
+  /** The credential's own expiry (checked on every hit). */
+  expiresAt: Date | null;
+  /** Last time last_used_at / last_seen_at was written. */
+  touchedAt: number;
+}
+
+export type AuthCache = RevocableCache<CachedAuth>;
+
+export function createAuthCache(opts: { enabled: boolean; ttlMs: number; max: number; bus: Bus }): AuthCache {
+  return createRevocableCache<CachedAuth>({
+    ...opts,
+    revokes: (d, v) =>
+      Boolean((d.tokenId && v.ctx.tokenId === d.tokenId) || (d.sessionId && v.ctx.sessionId === d.sessionId)),
+  });
 }

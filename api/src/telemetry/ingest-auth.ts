@@ -1,12 +1,12 @@
 /**
  * Ingest-key authentication for every ingest route (native, OTLP): `Authorization: Bearer peep_ik_…`
- * decides the project and environment of the batch. Resolved keys are cached for a few seconds so a
- * busy SDK does not cost a lookup per batch; revoking a key publishes `auth.revoked` and every
- * replica listening on the bus drops it before its next batch.
+ * decides the project and environment of the batch. Resolved keys are cached for a few seconds (the
+ * API's revocable cache) so a busy SDK does not cost a lookup per batch; revoking a key publishes
+ * `auth.revoked` and every replica listening on the bus drops it before its next batch.
  */
 import { AppError, type Bus, type Clock, type Db, sha256 } from '@peep/pkg';
 import type { FastifyInstance, FastifyRequest } from 'fastify';
-import { AUTH_REVOKED, type AuthRevoked } from '../core/auth-cache.js';
+import { createRevocableCache } from '../core/auth-cache.js';
 
 export interface IngestKeyContext {
   keyId: string;
@@ -26,16 +26,19 @@ const TTL_MS = 10_000;
 const TOUCH_EVERY_MS = 60_000;
 const MAX_ENTRIES = 10_000;
 
-export function createIngestAuth(deps: { db: Db; bus: Bus; clock: Clock }) {
-  const cache = new Map<string, { ctx: IngestKeyContext; at: number }>();
-  const touched = new Map<string, number>();
-  // A revocation published while this process was cut off from the bus is missed: trust no cached
-  // key while disconnected, and forget them all after each reconnect (as the API's auth cache does).
-  let gaps = deps.bus.gaps;
-  deps.bus.subscribe<AuthRevoked>(AUTH_REVOKED, ({ data }) => {
-    if (!data.ingestKeyId) return;
-    for (const [k, v] of cache) if (v.ctx.keyId === data.ingestKeyId) cache.delete(k);
+/**
+ * `cache` is on where every revocation is seen, like the API's credential cache (app.ts): one
+ * process, or replicas sharing a NATS bus.
+ */
+export function createIngestAuth(deps: { db: Db; bus: Bus; clock: Clock; cache: boolean }) {
+  const cache = createRevocableCache<{ ctx: IngestKeyContext; cachedAt: number }>({
+    enabled: deps.cache,
+    ttlMs: TTL_MS,
+    max: MAX_ENTRIES,
+    bus: deps.bus,
+    revokes: (d, v) => d.ingestKeyId === v.ctx.keyId,
   });
+  const touched = new Map<string, number>();
 
   /** The key's row; a database that does not answer is 503, never 500. */
   async function lookup(hash: string) {
@@ -62,12 +65,8 @@ export function createIngestAuth(deps: { db: Db; bus: Bus; clock: Clock }) {
     if (!secret?.startsWith('peep_ik_')) throw new AppError('ingest_key_invalid');
     const hash = sha256(secret);
     const now = deps.clock.now().getTime();
-    if (deps.bus.gaps !== gaps) {
-      cache.clear();
-      gaps = deps.bus.gaps;
-    }
-    const hit = deps.bus.connected ? cache.get(hash) : undefined;
-    if (hit && now - hit.at < TTL_MS) return hit.ctx;
+    const hit = cache.get(hash, now);
+    if (hit) return hit.ctx;
     const { rows } = await lookup(hash);
     const r = rows[0];
     if (!r) throw new AppError('ingest_key_invalid', 'Unknown ingest key.');
@@ -78,8 +77,7 @@ export function createIngestAuth(deps: { db: Db; bus: Bus; clock: Clock }) {
       environmentId: r.environment_id,
       retentionDays: r.raw_retention_days,
     };
-    if (cache.size >= MAX_ENTRIES) cache.delete(cache.keys().next().value as string);
-    cache.set(hash, { ctx, at: now });
+    cache.set(hash, { ctx, cachedAt: now });
     if (now - (touched.get(r.id) ?? 0) > TOUCH_EVERY_MS) {
       touched.set(r.id, now);
       await deps.db

@@ -282,10 +282,13 @@ export function createIngestPipeline(opts: PipelineOptions): IngestPipeline {
         s.logs.push(toLogEntry(ids[i] ?? 0, g.environmentId, r));
       });
     });
+    // Only a bus between processes limits message size; in process, one message per kind is enough.
+    const cut = <T extends StreamEvent | LogEntry>(items: T[]) => (bus.distributed ? slices(items) : [items]);
     for (const [projectId, s] of byProject) {
-      for (const items of slices(s.events))
-        bus.publish<StreamEventsMessage>(eventsSubject(projectId), { items });
-      for (const items of slices(s.logs)) bus.publish<StreamLogsMessage>(logsSubject(projectId), { items });
+      for (const items of cut(s.events))
+        if (items.length) bus.publish<StreamEventsMessage>(eventsSubject(projectId), { items });
+      for (const items of cut(s.logs))
+        if (items.length) bus.publish<StreamLogsMessage>(logsSubject(projectId), { items });
     }
   }
 

@@ -112,6 +112,28 @@ export function parseRange(q: { from?: string; to?: string }, now: number, names
   return { from, to };
 }
 
+/** A WHERE clause and its parameters, condition by condition; `?` in a condition is its parameter. */
+class Where {
+  readonly params: unknown[] = [];
+  private readonly parts: string[] = [];
+  /** A condition with no parameter of its own, or with `$n` placeholders from param(). */
+  raw(sql: string): this {
+    this.parts.push(sql);
+    return this;
+  }
+  add(sql: string, v: unknown): this {
+    return this.raw(sql.replaceAll('?', this.param(v)));
+  }
+  /** Adds a parameter and returns its placeholder. */
+  param(v: unknown): string {
+    this.params.push(v);
+    return `$${this.params.length}`;
+  }
+  get sql(): string {
+    return this.parts.join(' AND ');
+  }
+}
+
 export function createTelemetryService(deps: { db: Db; clock: Clock; config: Config }) {
   const { db, config } = deps;
   const floors = () => {
@@ -166,29 +188,23 @@ export function createTelemetryService(deps: { db: Db; clock: Clock; config: Con
       filters.route === undefined &&
       filters.method === undefined &&
       filters.statusClass === undefined;
-    const where = [
-      'project_id = $1',
-      totals ? "route = '' AND method = '' AND status_class = 0" : "route <> ''",
-    ];
-    const params: unknown[] = [projectId];
-    const add = (sql: string, v: unknown) => {
-      params.push(v);
-      where.push(sql.replace('?', `$${params.length}`));
-    };
-    if (filters.environmentId) add('environment_id = ?', filters.environmentId);
-    if (filters.service) add('service = ?', filters.service);
-    if (filters.route) add('route = ?', filters.route);
-    if (filters.method) add('method = ?', filters.method);
-    if (filters.statusClass !== undefined) add('status_class = ?', filters.statusClass);
-    const base = where.join(' AND ');
+    const w = new Where()
+      .add('project_id = ?', projectId)
+      .raw(totals ? "route = '' AND method = '' AND status_class = 0" : "route <> ''");
+    if (filters.environmentId) w.add('environment_id = ?', filters.environmentId);
+    if (filters.service) w.add('service = ?', filters.service);
+    if (filters.route) w.add('route = ?', filters.route);
+    if (filters.method) w.add('method = ?', filters.method);
+    if (filters.statusClass !== undefined) w.add('status_class = ?', filters.statusClass);
+    const n = w.params.length;
     const out: RollupRow[] = [];
     const results = await Promise.all(
       segs.map((s) =>
         db.query<RollupRow>(
           `SELECT extract(epoch FROM bucket)::float8 * 1000 AS b, service, route, method, count, errors, sum_ms,
              min_ms, max_ms, bytes_in, bytes_out, sketch
-           FROM rollups_${s.tier} WHERE ${base} AND bucket >= $${params.length + 1} AND bucket < $${params.length + 2}`,
-          [...params, new Date(s.from), new Date(s.to)],
+           FROM rollups_${s.tier} WHERE ${w.sql} AND bucket >= $${n + 1} AND bucket < $${n + 2}`,
+          [...w.params, new Date(s.from), new Date(s.to)],
         ),
       ),
     );
@@ -402,20 +418,16 @@ export function createTelemetryService(deps: { db: Db; clock: Clock; config: Con
   const LOG_COLS = `id::text AS id, time, environment_id, service, level, message, request_id, trace_id,
     span_id, instance, attributes`;
 
-  function eventFilters(f: Filters & { requestId?: string; afterId?: number }, params: unknown[]): string {
-    const where: string[] = [];
-    const add = (sql: string, v: unknown) => {
-      params.push(v);
-      where.push(sql.replace('?', `$${params.length}`));
-    };
-    if (f.environmentId) add('environment_id = ?', f.environmentId);
-    if (f.service) add('service = ?', f.service);
-    if (f.route) add('route = ?', f.route);
-    if (f.method) add('method = ?', f.method);
-    if (f.statusClass !== undefined) add('status / 100 = ?', f.statusClass);
-    if (f.requestId) add('request_id = ?', f.requestId);
-    if (f.afterId !== undefined) add('id > ?', f.afterId);
-    return where.map((w) => ` AND ${w}`).join('');
+  function eventWhere(projectId: string, f: Filters & { requestId?: string; afterId?: number }): Where {
+    const w = new Where().add('project_id = ?', projectId);
+    if (f.environmentId) w.add('environment_id = ?', f.environmentId);
+    if (f.service) w.add('service = ?', f.service);
+    if (f.route) w.add('route = ?', f.route);
+    if (f.method) w.add('method = ?', f.method);
+    if (f.statusClass !== undefined) w.add('status / 100 = ?', f.statusClass);
+    if (f.requestId) w.add('request_id = ?', f.requestId);
+    if (f.afterId !== undefined) w.add('id > ?', f.afterId);
+    return w;
   }
 
   async function events(
@@ -423,12 +435,10 @@ export function createTelemetryService(deps: { db: Db; clock: Clock; config: Con
     f: Filters & { requestId?: string },
     limit: number,
   ): Promise<StreamEvent[]> {
-    const params: unknown[] = [projectId];
-    const where = eventFilters(f, params);
-    params.push(limit);
+    const w = eventWhere(projectId, f);
     const { rows: rs } = await db.query<EventDbRow>(
-      `SELECT ${EVENT_COLS} FROM request_events WHERE project_id = $1${where} ORDER BY id DESC LIMIT $${params.length}`,
-      params,
+      `SELECT ${EVENT_COLS} FROM request_events WHERE ${w.sql} ORDER BY id DESC LIMIT ${w.param(limit)}`,
+      w.params,
     );
     return rs.map(toEvent);
   }
@@ -440,35 +450,29 @@ export function createTelemetryService(deps: { db: Db; clock: Clock; config: Con
     afterId: number,
     limit: number,
   ): Promise<StreamEvent[]> {
-    const params: unknown[] = [projectId];
-    const where = eventFilters({ ...f, afterId }, params);
-    params.push(limit);
+    const w = eventWhere(projectId, { ...f, afterId });
     const { rows: rs } = await db.query<EventDbRow>(
-      `SELECT ${EVENT_COLS} FROM request_events WHERE project_id = $1${where} ORDER BY id LIMIT $${params.length}`,
-      params,
+      `SELECT ${EVENT_COLS} FROM request_events WHERE ${w.sql} ORDER BY id LIMIT ${w.param(limit)}`,
+      w.params,
     );
     return rs.map(toEvent);
   }
 
-  function logFilters(f: LogFilters, params: unknown[]): string[] {
-    const where: string[] = [];
-    const add = (sql: string, v: unknown) => {
-      params.push(v);
-      where.push(sql.replaceAll('?', `$${params.length}`));
-    };
-    if (f.environmentId) add('environment_id = ?', f.environmentId);
-    if (f.service) add('service = ?', f.service);
-    if (f.level) add('level >= ?', LEVELS.indexOf(f.level) + 1);
+  /** Filters added to `w`, which already holds the project and range or position conditions. */
+  function logWhere(w: Where, f: LogFilters): Where {
+    if (f.environmentId) w.add('environment_id = ?', f.environmentId);
+    if (f.service) w.add('service = ?', f.service);
+    if (f.level) w.add('level >= ?', LEVELS.indexOf(f.level) + 1);
     if (f.q)
-      add(
+      w.add(
         "message ILIKE '%' || ? || '%'",
         f.q.replace(/[\\%_]/g, (c) => `\\${c}`),
       );
-    if (f.requestId) add('request_id = ?', f.requestId);
-    if (f.traceId) add('trace_id = ?', f.traceId);
+    if (f.requestId) w.add('request_id = ?', f.requestId);
+    if (f.traceId) w.add('trace_id = ?', f.traceId);
     if (f.attributes && Object.keys(f.attributes).length)
-      add('attributes @> ?::jsonb', JSON.stringify(f.attributes));
-    return where;
+      w.add('attributes @> ?::jsonb', JSON.stringify(f.attributes));
+    return w;
   }
 
   async function logs(
@@ -478,19 +482,20 @@ export function createTelemetryService(deps: { db: Db; clock: Clock; config: Con
     cursor: string | undefined,
     limit: number,
   ): Promise<{ logs: LogEntry[]; nextCursor: string | null }> {
-    const params: unknown[] = [projectId, new Date(range.from), new Date(range.to)];
-    const where = ['project_id = $1', 'time >= $2', 'time < $3', ...logFilters(f, params)];
+    const w = new Where()
+      .add('project_id = ?', projectId)
+      .add('time >= ?', new Date(range.from))
+      .add('time < ?', new Date(range.to));
+    logWhere(w, f);
     if (cursor) {
       const m = /^(\d{1,15})\.(\d{1,18})$/.exec(Buffer.from(cursor, 'base64url').toString('utf8'));
       if (!m) throw new AppError('invalid_cursor');
-      params.push(new Date(Number(m[1])), m[2]);
-      where.push(`(time, id) < ($${params.length - 1}, $${params.length}::int8)`);
+      w.raw(`(time, id) < (${w.param(new Date(Number(m[1])))}, ${w.param(m[2])}::int8)`);
     }
-    params.push(limit + 1);
     const { rows: rs } = await db.query<LogDbRow>(
-      `SELECT ${LOG_COLS} FROM runtime_logs WHERE ${where.join(' AND ')}
-       ORDER BY time DESC, id DESC LIMIT $${params.length}`,
-      params,
+      `SELECT ${LOG_COLS} FROM runtime_logs WHERE ${w.sql}
+       ORDER BY time DESC, id DESC LIMIT ${w.param(limit + 1)}`,
+      w.params,
     );
     const page = rs.slice(0, limit).map(toLog);
     const last = page[page.length - 1];
@@ -507,12 +512,10 @@ export function createTelemetryService(deps: { db: Db; clock: Clock; config: Con
     afterId: number,
     limit: number,
   ): Promise<LogEntry[]> {
-    const params: unknown[] = [projectId, afterId];
-    const where = ['project_id = $1', 'id > $2', ...logFilters(f, params)];
-    params.push(limit);
+    const w = logWhere(new Where().add('project_id = ?', projectId).add('id > ?', afterId), f);
     const { rows: rs } = await db.query<LogDbRow>(
-      `SELECT ${LOG_COLS} FROM runtime_logs WHERE ${where.join(' AND ')} ORDER BY id LIMIT $${params.length}`,
-      params,
+      `SELECT ${LOG_COLS} FROM runtime_logs WHERE ${w.sql} ORDER BY id LIMIT ${w.param(limit)}`,
+      w.params,
     );
     return rs.map(toLog);
   }
@@ -523,22 +526,18 @@ export function createTelemetryService(deps: { db: Db; clock: Clock; config: Con
     range: Range,
     limit: number,
   ) {
-    const params: unknown[] = [projectId, q.name, new Date(range.from), new Date(range.to)];
-    let where = 'project_id = $1 AND name = $2 AND time >= $3 AND time < $4';
-    if (q.environmentId) {
-      params.push(q.environmentId);
-      where += ` AND environment_id = $${params.length}`;
-    }
-    if (q.service) {
-      params.push(q.service);
-      where += ` AND service = $${params.length}`;
-    }
-    params.push(limit);
+    const w = new Where()
+      .add('project_id = ?', projectId)
+      .add('name = ?', q.name)
+      .add('time >= ?', new Date(range.from))
+      .add('time < ?', new Date(range.to));
+    if (q.environmentId) w.add('environment_id = ?', q.environmentId);
+    if (q.service) w.add('service = ?', q.service);
     const { rows: rs } = await db.query<Record<string, unknown>>(
       `SELECT time, start_time, environment_id, service, name, kind, unit, monotonic, temporality, value, count,
          sum, min, max, bounds, bucket_counts, attributes
-       FROM metric_points WHERE ${where} ORDER BY time DESC LIMIT $${params.length}`,
-      params,
+       FROM metric_points WHERE ${w.sql} ORDER BY time DESC LIMIT ${w.param(limit)}`,
+      w.params,
     );
     return {
       points: rs.map((r) => ({

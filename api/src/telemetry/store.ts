@@ -87,7 +87,12 @@ function iso(ms: number): string {
   return `${isoPrefix}${sec < 10 ? '0' : ''}${sec}.${frac < 10 ? '00' : frac < 100 ? '0' : ''}${frac}Z`;
 }
 
-function eventsCopy(groups: Owned<EventRow>[], first: number): { text: string; ids: number[][] } {
+/** Rows in COPY text format, numbered from `first`; the ids per group, in order. */
+function copyText<T>(
+  groups: Owned<T>[],
+  first: number,
+  line: (r: T) => string,
+): { text: string; ids: number[][] } {
   const ids: number[][] = [];
   const lines: string[] = [];
   let id = first;
@@ -96,9 +101,7 @@ function eventsCopy(groups: Owned<EventRow>[], first: number): { text: string; i
     const owner = `${g.projectId}\t${g.environmentId}\t`;
     for (const r of g.rows) {
       gi.push(id);
-      lines.push(
-        `${id}\t${owner}${iso(r.time)}\t${cell(r.service)}\t${cell(r.route)}\t${r.method}\t${r.status}\t${r.durationMs}\t${cell(r.bytesIn)}\t${cell(r.bytesOut)}\t${cell(r.requestId)}\t${cell(r.traceId)}\t${cell(r.instance)}\t${cell(json(r.attributes))}\n`,
-      );
+      lines.push(`${id}\t${owner}${line(r)}\n`);
       id++;
     }
     ids.push(gi);
@@ -106,24 +109,10 @@ function eventsCopy(groups: Owned<EventRow>[], first: number): { text: string; i
   return { text: lines.join(''), ids };
 }
 
-function logsCopy(groups: Owned<LogRow>[], first: number): { text: string; ids: number[][] } {
-  const ids: number[][] = [];
-  const lines: string[] = [];
-  let id = first;
-  for (const g of groups) {
-    const gi: number[] = [];
-    const owner = `${g.projectId}\t${g.environmentId}\t`;
-    for (const r of g.rows) {
-      gi.push(id);
-      lines.push(
-        `${id}\t${owner}${iso(r.time)}\t${cell(r.service)}\t${r.level}\t${cell(r.message)}\t${cell(r.requestId)}\t${cell(r.traceId)}\t${cell(r.spanId)}\t${cell(r.instance)}\t${cell(json(r.attributes))}\n`,
-      );
-      id++;
-    }
-    ids.push(gi);
-  }
-  return { text: lines.join(''), ids };
-}
+const eventLine = (r: EventRow) =>
+  `${iso(r.time)}\t${cell(r.service)}\t${cell(r.route)}\t${r.method}\t${r.status}\t${r.durationMs}\t${cell(r.bytesIn)}\t${cell(r.bytesOut)}\t${cell(r.requestId)}\t${cell(r.traceId)}\t${cell(r.instance)}\t${cell(json(r.attributes))}`;
+const logLine = (r: LogRow) =>
+  `${iso(r.time)}\t${cell(r.service)}\t${r.level}\t${cell(r.message)}\t${cell(r.requestId)}\t${cell(r.traceId)}\t${cell(r.spanId)}\t${cell(r.instance)}\t${cell(json(r.attributes))}`;
 
 export interface Prepared {
   events: string | null;
@@ -143,8 +132,8 @@ export async function prepare(
   mt: Owned<MetricRow>[],
 ): Promise<Prepared> {
   const has = (gs: Owned<unknown>[]) => gs.some((g) => g.rows.length > 0);
-  const e = has(ev) ? eventsCopy(ev, await reserveBlock(q)) : { text: null, ids: ev.map(() => []) };
-  const l = has(lg) ? logsCopy(lg, await reserveBlock(q)) : { text: null, ids: lg.map(() => []) };
+  const e = has(ev) ? copyText(ev, await reserveBlock(q), eventLine) : { text: null, ids: ev.map(() => []) };
+  const l = has(lg) ? copyText(lg, await reserveBlock(q), logLine) : { text: null, ids: lg.map(() => []) };
   return {
     events: e.text,
     logs: l.text,
