@@ -333,7 +333,7 @@ describe('k8s manifests', () => {
     assert.equal(ing.spec?.ingressClassName, 'nginx');
     const paths = ing.spec?.rules?.flatMap((r) => r.http.paths) ?? [];
     const backend = (p: string) => paths.find((x) => x.path === p)?.backend.service.name;
-    for (const p of ['/api', '/.well-known', '/health', '/ready']) assert.equal(backend(p), 'api', p);
+    for (const p of ['/api', '/v1', '/.well-known', '/health', '/ready']) assert.equal(backend(p), 'api', p);
     assert.equal(paths.find((x) => x.path === '/api')?.pathType, 'Prefix');
     assert.equal(backend('/'), 'dashboard');
     assert.equal(backend('/metrics'), undefined, '/metrics is scraped in-cluster, not published');

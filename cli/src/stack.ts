@@ -26,7 +26,8 @@ import {
 
 const ROOT = path.resolve(path.dirname(fileURLToPath(import.meta.url)), '../..');
 export const DASHBOARD_DIR = path.join(ROOT, 'dashboard');
-const API_PATHS = /^\/(api(\/|$)|\.well-known\/|health$|ready$|metrics$)/;
+/** Paths the API serves: its own, OAuth discovery, probes, and OTLP/HTTP ingest (`/v1/traces` ...). */
+const API_PATHS = /^\/(api(\/|$)|\.well-known\/|health$|ready$|metrics$|v1\/(traces|logs|metrics)$)/;
 
 type RequestHandler = (req: http.IncomingMessage, res: http.ServerResponse) => void | Promise<void>;
 

@@ -228,6 +228,14 @@ test('Runtime tab in Chromium: charts, tiles, top routes, live stream and logs f
   };
   const now = Date.now();
   const data = seed(now);
+  // With the dashboard on the same port, OTLP's /v1/* paths still reach the API, not Next.js.
+  const otlp = await fetch(`${base}/v1/traces`, {
+    method: 'POST',
+    headers: { 'content-type': 'application/json' },
+    body: '{}',
+  });
+  assert.equal(otlp.status, 401);
+  assert.match(otlp.headers.get('content-type') ?? '', /application\/json/);
   await ingest('events', prodKey, data.prod);
   await ingest('events', stagingKey, data.staging);
   await ingest('logs', prodKey, data.logs);

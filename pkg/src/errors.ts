@@ -15,7 +15,8 @@ export const ERROR_CODES = {
   },
   payload_too_large: {
     status: 413,
-    description: 'The request body is larger than the configured limit (`PEEP_BODY_LIMIT`).',
+    description:
+      'The request body is larger than the configured limit (`PEEP_BODY_LIMIT`; `PEEP_INGEST_BODY_LIMIT` for telemetry ingest).',
   },
   route_not_found: { status: 404, description: 'No API route matches this method and path.' },
   // authentication
