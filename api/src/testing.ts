@@ -213,7 +213,7 @@ export async function createProjectWithKey(
 export async function ingest(
   server: TestServer | { url: string },
   key: string,
-  kind: 'events' | 'logs',
+  kind: 'events' | 'logs' | 'aggregates',
   items: unknown,
   headers: Record<string, string> = {},
   // biome-ignore lint/suspicious/noExplicitAny: tests read whatever JSON the route answers

@@ -1,5 +1,5 @@
 /**
- * Native ingest: `POST /api/v1/ingest/events` and `/api/v1/ingest/logs` (docs/telemetry.md). Items
+ * Native ingest: `POST /api/v1/ingest/events`, `/logs` and `/aggregates` (docs/telemetry.md). Items
  * are checked one by one; the accepted ones are committed through the pipeline before the answer.
  */
 import { AppError, type Clock } from '@peep/pkg';
@@ -7,7 +7,7 @@ import type { FastifyInstance, FastifyReply, FastifyRequest } from 'fastify';
 import { decodedBody, mediaType, parseItems } from './body.js';
 import { type IngestAuth, ingestContext, registerIngestScope } from './ingest-auth.js';
 import type { IngestPipeline } from './pipeline.js';
-import { type CheckContext, type Checked, checkEvent, checkLog } from './types.js';
+import { type CheckContext, type Checked, checkAggregate, checkEvent, checkLog } from './types.js';
 
 export const MAX_ITEMS = 50_000;
 const MAX_LISTED = 100;
@@ -39,7 +39,7 @@ export function registerIngestRoutes(
   deps: { auth: IngestAuth; pipeline: IngestPipeline; clock: Clock; bodyLimit: number },
 ) {
   const handle =
-    <T>(kind: 'events' | 'logs', check: (raw: unknown, ctx: CheckContext) => Checked<T>) =>
+    <T>(kind: 'events' | 'logs' | 'aggregates', check: (raw: unknown, ctx: CheckContext) => Checked<T>) =>
     async (req: FastifyRequest, reply: FastifyReply) => {
       const key = ingestContext(req);
       const idem = idempotencyKey(req);
@@ -97,6 +97,14 @@ export function registerIngestRoutes(
         schema: { ...schema, summary: 'Ingest runtime logs (docs/telemetry.md)' },
       },
       handle('logs', checkLog),
+    );
+    scope.post(
+      '/api/v1/ingest/aggregates',
+      {
+        config: { auth: 'ingest' },
+        schema: { ...schema, summary: 'Ingest client-side request aggregates (docs/telemetry.md)' },
+      },
+      handle('aggregates', checkAggregate),
     );
   });
 }

@@ -11,6 +11,7 @@
 import { AppError, type Bus, type Db, type Logger, type Queryable } from '@peep/pkg';
 import { apply, type Owned, prepare } from './store.js';
 import {
+  type AggregateRow,
   type EventRow,
   type LogEntry,
   type LogRow,
@@ -26,6 +27,7 @@ export interface IngestBatch {
   events?: EventRow[];
   logs?: LogRow[];
   metrics?: MetricRow[];
+  aggregates?: AggregateRow[];
   idempotencyKey?: string;
   /** The answer to remember with the idempotency key. */
   result?: unknown;
@@ -113,7 +115,7 @@ export interface PipelineOptions {
 }
 
 const itemsOf = (b: IngestBatch) =>
-  (b.events?.length ?? 0) + (b.logs?.length ?? 0) + (b.metrics?.length ?? 0);
+  (b.events?.length ?? 0) + (b.logs?.length ?? 0) + (b.metrics?.length ?? 0) + (b.aggregates?.length ?? 0);
 
 export function createIngestPipeline(opts: PipelineOptions): IngestPipeline {
   const { db, bus, log } = opts;
@@ -226,7 +228,8 @@ export function createIngestPipeline(opts: PipelineOptions): IngestPipeline {
     const ev = owned<EventRow>((b) => b.events);
     const lg = owned<LogRow>((b) => b.logs);
     const mt = owned<MetricRow>((b) => b.metrics);
-    const prepared = await prepare(db, ev, lg, mt);
+    const ag = owned<AggregateRow>((b) => b.aggregates);
+    const prepared = await prepare(db, ev, lg, mt, ag);
     const raced = await db
       .transaction(async (tx) => {
         if (fresh.length > 0) {

@@ -7,7 +7,7 @@
  */
 import type { Queryable } from '@peep/pkg';
 import { bucketIndex, Sketch } from '@peep/pkg/sketch';
-import type { EventRow, LogRow, MetricRow } from './types.js';
+import type { AggregateRow, EventRow, LogRow, MetricRow } from './types.js';
 
 export interface Owned<T> {
   projectId: string;
@@ -130,6 +130,7 @@ export async function prepare(
   ev: Owned<EventRow>[],
   lg: Owned<LogRow>[],
   mt: Owned<MetricRow>[],
+  ag: Owned<AggregateRow>[] = [],
 ): Promise<Prepared> {
   const has = (gs: Owned<unknown>[]) => gs.some((g) => g.rows.length > 0);
   const e = has(ev) ? copyText(ev, await reserveBlock(q), eventLine) : { text: null, ids: ev.map(() => []) };
@@ -138,7 +139,7 @@ export async function prepare(
     events: e.text,
     logs: l.text,
     metrics: mt.filter((g) => g.rows.length > 0),
-    rollups: has(ev) ? rollupRows(ev) : [],
+    rollups: has(ev) || has(ag) ? rollupRows(ev, ag) : [],
     eventIds: e.ids,
     logIds: l.ids,
   };
@@ -211,7 +212,7 @@ async function insertMetrics(q: Queryable, groups: Owned<MetricRow>[]): Promise<
 }
 
 function newAgg(
-  g: Owned<EventRow>,
+  g: Owned<unknown>,
   service: string,
   route: string,
   method: string,
@@ -248,28 +249,67 @@ function addTo(a: Agg, r: EventRow, index: number) {
   a.sketch.addIndex(index);
 }
 
-/** Minute aggregates per route key and per service total. */
-function aggregate(groups: Owned<EventRow>[]): Map<string, Agg> {
+/** Adds a client's aggregate (already one route key and minute) to an Agg. */
+function addAggregate(a: Agg, r: AggregateRow) {
+  a.count += r.count;
+  a.errors += r.errors;
+  a.sum += r.sumMs;
+  if (r.minMs < a.min) a.min = r.minMs;
+  if (r.maxMs > a.max) a.max = r.maxMs;
+  a.bytesIn += r.bytesIn;
+  a.bytesOut += r.bytesOut;
+  a.sketch.mergeArray(r.sketch);
+}
+
+/** Minute aggregates per route key and per service total, from events and clients' aggregates. */
+function aggregate(groups: Owned<EventRow>[], aggregates: Owned<AggregateRow>[]): Map<string, Agg> {
   const minute = new Map<string, Agg>();
+  const slot = (
+    g: Owned<unknown>,
+    gk: string,
+    service: string,
+    route: string,
+    method: string,
+    sc: number,
+    bucket: number,
+  ): [Agg, Agg] => {
+    const k1 = `${gk}${service}\u0000${route}\u0000${method}\u0000${sc}\u0000${bucket}`;
+    let a = minute.get(k1);
+    if (!a) {
+      a = newAgg(g, service, route, method, sc, bucket);
+      minute.set(k1, a);
+    }
+    const k2 = `${gk}${service}\u0000\u0000\u00000\u0000${bucket}`;
+    let t = minute.get(k2);
+    if (!t) {
+      t = newAgg(g, service, '', '', 0, bucket);
+      minute.set(k2, t);
+    }
+    return [a, t];
+  };
+  for (const g of aggregates) {
+    const gk = `${g.projectId}\u0000${g.environmentId}\u0000`;
+    for (const r of g.rows) {
+      const [a, t] = slot(g, gk, r.service, r.route, r.method, r.statusClass, r.time - (r.time % MINUTE));
+      addAggregate(a, r);
+      addAggregate(t, r);
+    }
+  }
   for (const g of groups) {
     const gk = `${g.projectId}\u0000${g.environmentId}\u0000`;
     for (const r of g.rows) {
-      const bucket = r.time - (r.time % MINUTE);
-      const sc = Math.floor(r.status / 100);
+      if (r.sampled) continue; // counted in an aggregate
+      const [a, t] = slot(
+        g,
+        gk,
+        r.service,
+        r.route,
+        r.method,
+        Math.floor(r.status / 100),
+        r.time - (r.time % MINUTE),
+      );
       const index = bucketIndex(r.durationMs);
-      const k1 = `${gk}${r.service}\u0000${r.route}\u0000${r.method}\u0000${sc}\u0000${bucket}`;
-      let a = minute.get(k1);
-      if (!a) {
-        a = newAgg(g, r.service, r.route, r.method, sc, bucket);
-        minute.set(k1, a);
-      }
       addTo(a, r, index);
-      const k2 = `${gk}${r.service}\u0000\u0000\u00000\u0000${bucket}`;
-      let t = minute.get(k2);
-      if (!t) {
-        t = newAgg(g, r.service, '', '', 0, bucket);
-        minute.set(k2, t);
-      }
       addTo(t, r, index);
     }
   }
@@ -325,8 +365,11 @@ const keyOrder = (a: Agg, b: Agg) =>
                         ? 1
                         : a.bucket - b.bucket);
 
-function rollupRows(groups: Owned<EventRow>[]): { table: string; cols: unknown[][] }[] {
-  const minute = aggregate(groups);
+function rollupRows(
+  groups: Owned<EventRow>[],
+  aggregates: Owned<AggregateRow>[],
+): { table: string; cols: unknown[][] }[] {
+  const minute = aggregate(groups, aggregates);
   return TIERS.map((tier) => {
     const aggs = coarsen(minute, tier.ms).sort(keyOrder);
     const n = aggs.length;

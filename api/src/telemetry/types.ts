@@ -5,6 +5,7 @@
  * each rejection needs its own code and message.
  */
 
+import { bucketIndex, MAX_VALUE, MIN_VALUE } from '@peep/pkg/sketch';
 import { type Attributes, LEVELS, type Level, type LogEntry, type StreamEvent } from '@peep/pkg/telemetry';
 
 export { type Attributes, LEVELS, type Level, type LogEntry, type StreamEvent };
@@ -26,6 +27,36 @@ export interface EventRow {
   traceId: string | null;
   instance: string | null;
   attributes: Attributes | null;
+  /**
+   * Kept raw and streamed, but already counted in an aggregate sent by the same client (an SDK in
+   * aggregating mode samples raw events): left out of the rollups so nothing counts twice.
+   */
+  sampled?: boolean;
+}
+
+/**
+ * One client-side aggregate (`POST /api/v1/ingest/aggregates`): the requests of one route, method
+ * and status class in a window that lies within one minute, with their latency sketch. Merged into
+ * the rollups exactly like events of that minute.
+ */
+export interface AggregateRow {
+  /** Start of the window, epoch ms: all its requests count in the minute holding this time. */
+  time: number;
+  service: string;
+  route: string;
+  method: string;
+  /** 1..5 for 1xx..5xx. */
+  statusClass: number;
+  count: number;
+  /** Derived: `count` for 5xx, else 0 (as for events). */
+  errors: number;
+  sumMs: number;
+  minMs: number;
+  maxMs: number;
+  bytesIn: number;
+  bytesOut: number;
+  /** Dense DDSketch `[firstIndex, count, ...]` (see docs/telemetry.md); its counts add up to `count`. */
+  sketch: number[];
 }
 
 export interface LogRow {
@@ -159,6 +190,21 @@ const EVENT_FIELDS = new Set([
   'traceId',
   'instance',
   'attributes',
+  'sampled',
+]);
+const AGGREGATE_FIELDS = new Set([
+  'time',
+  'service',
+  'route',
+  'method',
+  'statusClass',
+  'count',
+  'sumMs',
+  'minMs',
+  'maxMs',
+  'bytesIn',
+  'bytesOut',
+  'sketch',
 ]);
 const LOG_FIELDS = new Set([
   'time',
@@ -212,6 +258,75 @@ export function checkEvent(raw: unknown, ctx: CheckContext): Checked<EventRow> {
       traceId: str(raw, 'traceId', 64, false),
       instance: str(raw, 'instance', 200, false),
       attributes: checkAttributes(raw.attributes),
+      sampled: bool(raw, 'sampled'),
+    };
+  });
+}
+
+function bool(o: Record<string, unknown>, k: string): boolean {
+  const v = o[k];
+  if (v === undefined || v === null) return false;
+  if (typeof v !== 'boolean') return fail('invalid_type', `${k} must be true or false`);
+  return v;
+}
+
+const FIRST_INDEX = bucketIndex(MIN_VALUE);
+const LAST_INDEX = bucketIndex(MAX_VALUE);
+
+/** A dense sketch whose indexes are in range and whose counts are whole, non-negative and add up to `count`. */
+function checkSketch(v: unknown, count: number): number[] {
+  if (!Array.isArray(v)) return fail('invalid_type', 'sketch must be an array [firstIndex, count, ...]');
+  if (v.length < 2) return fail('out_of_range', 'sketch must hold a first index and at least one count');
+  const first = v[0];
+  if (typeof first !== 'number' || !Number.isInteger(first))
+    return fail('invalid_type', 'sketch[0] (the first bucket index) must be a whole number');
+  if (first < FIRST_INDEX || first + v.length - 2 > LAST_INDEX)
+    return fail('out_of_range', `sketch buckets must lie between ${FIRST_INDEX} and ${LAST_INDEX}`);
+  let total = 0;
+  for (let i = 1; i < v.length; i++) {
+    const c = v[i];
+    if (typeof c !== 'number' || !Number.isSafeInteger(c) || c < 0)
+      return fail('invalid_type', `sketch[${i}] must be a whole number >= 0`);
+    total += c;
+  }
+  if (total !== count) return fail('out_of_range', `sketch counts add up to ${total}, not count (${count})`);
+  return v as number[];
+}
+
+export function checkAggregate(raw: unknown, ctx: CheckContext): Checked<AggregateRow> {
+  return run(() => {
+    if (!isObject(raw)) return fail('not_an_object', 'each item must be a JSON object');
+    checkFields(raw, AGGREGATE_FIELDS);
+    if (raw.time === undefined || raw.time === null) fail('missing_field', 'time is required');
+    const time = checkTime(raw.time, ctx);
+    const method = str(raw, 'method', 16, true).toUpperCase();
+    if (!METHOD.test(method)) fail('invalid_type', 'method must be an HTTP method such as GET');
+    const need = (k: string, min: number, max: number, int: boolean): number => {
+      const n = num(raw, k, min, max, int);
+      return n === null ? fail('missing_field', `${k} is required`) : n;
+    };
+    const statusClass = need('statusClass', 1, 5, true);
+    const count = need('count', 1, Number.MAX_SAFE_INTEGER, true);
+    const minMs = need('minMs', 0, 1e9, false);
+    const maxMs = need('maxMs', minMs, 1e9, false);
+    const sumMs = need('sumMs', 0, Number.MAX_VALUE, false);
+    const slack = 1e-9 * sumMs + 1e-6; // float rounding of a client's running sum
+    if (sumMs < minMs * count - slack || sumMs > maxMs * count + slack)
+      fail('out_of_range', 'sumMs must lie between minMs × count and maxMs × count');
+    return {
+      time,
+      service: str(raw, 'service', 100, true),
+      route: str(raw, 'route', 300, true),
+      method,
+      statusClass,
+      count,
+      errors: statusClass === 5 ? count : 0,
+      sumMs,
+      minMs,
+      maxMs,
+      bytesIn: num(raw, 'bytesIn', 0, Number.MAX_SAFE_INTEGER, true) ?? 0,
+      bytesOut: num(raw, 'bytesOut', 0, Number.MAX_SAFE_INTEGER, true) ?? 0,
+      sketch: checkSketch(raw.sketch, count),
     };
   });
 }
