@@ -1,7 +1,8 @@
 #!/usr/bin/env node
 // Throughput cost of @peep/sdk on a hello-world `node:http` server: the same server with and without
-// `peep.http(listener)`, which records one request event per request; `--log` also ships one log
-// record per request.
+// `peep.http(listener)` in its default mode (requests aggregated per route and window, a sample sent
+// raw). `--events` sends every request as an event instead (aggregate: false); `--no-context` turns
+// the request context off (requestContext: false); `--log` also ships one log record per request.
 //
 // Each server runs in its own child process; autocannon drives it from this process at full speed
 // (closed loop, `--connections` keep-alive connections) for `--duration` seconds after a warm-up.
@@ -11,6 +12,7 @@
 //
 //   node bench/sdk-overhead.mjs                          # 3 rounds of 10 s each
 //   node bench/sdk-overhead.mjs --duration 20 --rounds 5 --connections 50 --log --json
+//   node bench/sdk-overhead.mjs --events                 # one raw event per request
 //
 // Needs the TypeScript build (`npm run build:ts`).
 import { fork } from 'node:child_process';
@@ -31,6 +33,8 @@ const { values: opts } = parseArgs({
     rounds: { type: 'string', default: '3' },
     connections: { type: 'string', default: '50' },
     log: { type: 'boolean', default: false },
+    events: { type: 'boolean', default: false },
+    'no-context': { type: 'boolean', default: false },
     json: { type: 'boolean', default: false },
     role: { type: 'string' }, // internal: 'sink' | 'plain' | 'sdk'
     endpoint: { type: 'string' }, // internal: the sink's URL for the sdk server
@@ -81,6 +85,8 @@ async function server(role) {
       ingestKey: 'peep_ik_benchmark',
       service: 'hello',
       processHooks: false,
+      aggregate: !opts.events,
+      requestContext: !opts['no-context'],
     });
     const inner = listener;
     listener = opts.log
@@ -137,7 +143,8 @@ async function main() {
   const endpoint = `http://127.0.0.1:${sinkPort}`;
 
   const run = async (role) => {
-    const srv = start(['--role', role, '--endpoint', endpoint, ...(opts.log ? ['--log'] : [])]);
+    const flags = ['log', 'events', 'no-context'].filter((f) => opts[f]).map((f) => `--${f}`);
+    const srv = start(['--role', role, '--endpoint', endpoint, ...flags]);
     const { port } = await srv.first;
     const url = `http://127.0.0.1:${port}/`;
     await autocannon({ url, connections, duration: warmup });
@@ -164,7 +171,7 @@ async function main() {
       results[role].push(r);
       if (!opts.json) {
         const shipped = r.stats
-          ? ` (sdk: ${r.stats.events.sent} events sent, ${r.stats.events.dropped} dropped, ${r.stats.logs.sent} logs sent)`
+          ? ` (sdk: ${r.stats.aggregates.sent} aggregates, ${r.stats.events.sent} events sent, ${r.stats.events.dropped} dropped, ${r.stats.logs.sent} logs sent)`
           : '';
         console.log(
           `round ${i + 1} ${role.padEnd(5)} ${r.rps.toFixed(0).padStart(7)} req/s  p99 ${r.p99} ms  ` +
@@ -189,6 +196,8 @@ async function main() {
     rounds,
     connections,
     log: opts.log,
+    mode: opts.events ? 'events' : 'aggregate',
+    requestContext: !opts['no-context'],
     plain: { mean: mean(plain), median: median(plain), runs: plain },
     sdk: { mean: mean(sdk), median: median(sdk), runs: sdk },
     cpuMicrosPerRequest: {
@@ -206,6 +215,9 @@ async function main() {
     return;
   }
   console.log('');
+  console.log(
+    `mode: ${summary.mode}, request context ${summary.requestContext ? 'on' : 'off'}${opts.log ? ', one log per request' : ''}`,
+  );
   console.log(
     `plain ${summary.plain.mean.toFixed(0)} req/s (median ${summary.plain.median.toFixed(0)}), ` +
       `sdk ${summary.sdk.mean.toFixed(0)} req/s (median ${summary.sdk.median.toFixed(0)})`,

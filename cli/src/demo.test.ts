@@ -49,12 +49,17 @@ describe('peep demo', () => {
     assert.match(r.stdout, /Created an ingest key for demo\/dev/);
     assert.match(r.stdout, new RegExp(`${server.url}/projects/[0-9a-f-]{36}#runtime`));
     const done =
-      /Done: (\d+) requests in \d+ s; (\d+) events and (\d+) logs accepted by peep, 0 dropped/.exec(r.stdout);
+      /Done: (\d+) requests in \d+ s; (\d+) route summaries, (\d+) sampled events and (\d+) logs accepted by peep, 0 dropped/.exec(
+        r.stdout,
+      );
     assert.ok(done, r.stdout);
     const requests = Number(done[1]);
     assert.ok(requests >= 60, `${requests} requests in 5 s at 40/s`);
 
     const p = await demoProject();
+    // every request is counted in the rollups (through the SDK's aggregates), sampled or not
+    const sum = await call(server, owner, 'GET', `/api/v1/projects/${p.id}/telemetry/summary?from=1h`);
+    assert.equal(sum.body.count, requests, JSON.stringify(sum.body));
     const ev = await call(server, owner, 'GET', `/api/v1/projects/${p.id}/telemetry/events?limit=500`);
     assert.equal(ev.status, 200, JSON.stringify(ev.body));
     const events: { route: string; status: number; service: string; environmentId: string }[] =

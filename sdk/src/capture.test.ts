@@ -147,6 +147,33 @@ describe('request recording', () => {
     await peep.shutdown();
   });
 
+  test('requestContext: false keeps request ids on the wire but no context for the logger', async () => {
+    const rec = await startRecorder();
+    closers.push(rec.close);
+    const seen: (string | undefined)[] = [];
+    for (const requestContext of [true, false]) {
+      const peep = createPeep({
+        endpoint: rec.url,
+        ingestKey: KEY,
+        processHooks: false,
+        requestContext,
+        env: {},
+      });
+      const server = http.createServer(
+        peep.http((_req, res) => {
+          seen.push(peep.currentRequest()?.requestId);
+          res.end();
+        }),
+      );
+      const url = await listen(server);
+      closers.push(() => closeServer(server));
+      const r = await fetch(url, { headers: { 'x-request-id': `ctx-${requestContext}` } });
+      assert.equal(r.headers.get('x-request-id'), `ctx-${requestContext}`);
+      await peep.shutdown();
+    }
+    assert.deepEqual(seen, ['ctx-true', undefined]);
+  });
+
   test('many distinct unrouted URLs are capped: past 1,000 names the rest are "(other)"', async () => {
     const rec = await startRecorder();
     closers.push(rec.close);
@@ -162,9 +189,14 @@ describe('request recording', () => {
     closers.push(() => closeServer(server));
     for (let i = 0; i < 1_010; i++) await (await fetch(`${url}/probe-${i.toString(36)}x`)).arrayBuffer();
     await peep.flush();
-    const routes = new Set(rec.items('events').map((e) => e.route));
+    // every request is counted under one of the names, in the aggregates
+    const routes = new Set(rec.items('aggregates').map((e) => e.route));
     assert.equal(routes.size, 1_001);
     assert.ok(routes.has('(other)'));
+    assert.equal(
+      rec.items('aggregates').reduce((n, a) => n + (a.count as number), 0),
+      1_010,
+    );
     await peep.shutdown();
   });
 });

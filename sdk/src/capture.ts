@@ -6,6 +6,7 @@
 import { AsyncLocalStorage } from 'node:async_hooks';
 import { randomUUID } from 'node:crypto';
 import type { IncomingMessage, ServerResponse } from 'node:http';
+import type { Aggregator } from './aggregate.js';
 
 export interface RequestContext {
   /** From the incoming X-Request-Id when it is usable, else generated; sent back in the response. */
@@ -86,7 +87,14 @@ export function normalizePath(url: string | undefined): string {
 export interface EventSink {
   service: string;
   instance: string;
+  /** Run requests inside their context (AsyncLocalStorage), for the logger and currentRequest(). */
+  context: boolean;
   enqueue(event: object): void;
+  /**
+   * Aggregating mode: counts the request in its window and says whether to send it raw too (as a
+   * sampled event); undefined sends every request as an event. `at` is performance.now() at the end.
+   */
+  aggregate?: (...a: [...Parameters<Aggregator['record']>, at: number]) => boolean;
   report(err: Error): void;
   /** Bounds the number of distinct fallback (URL-derived) route names. */
   fallbackRoute(url: string | undefined): string;
@@ -107,9 +115,101 @@ function chunkBytes(chunk: unknown, encoding: unknown): number {
   return 0;
 }
 
+/** What is known of a finished exchange: counted in an aggregate and/or queued as an event. */
+export function finished(
+  sink: EventSink,
+  ctx: RequestContext,
+  route: string,
+  method: string,
+  status: number,
+  durationMs: number,
+  bytesIn: number | undefined,
+  bytesOut: number | undefined,
+  at: number,
+  aborted: boolean,
+): void {
+  let sampled = false;
+  if (sink.aggregate) {
+    if (!sink.aggregate(route, method, status, durationMs, bytesIn ?? 0, bytesOut ?? 0, at)) return;
+    sampled = true;
+  }
+  const event: Record<string, unknown> = {
+    time: Date.now(),
+    service: sink.service,
+    route,
+    method,
+    status,
+    durationMs,
+    bytesIn,
+    bytesOut,
+    requestId: ctx.requestId,
+    traceId: ctx.traceId,
+    instance: sink.instance,
+  };
+  if (sampled) event.sampled = true;
+  // the client went away before the response was complete
+  if (aborted) event.attributes = { aborted: true };
+  sink.enqueue(event);
+}
+
+const TRACK = Symbol('peep.track');
+
+interface Tracking {
+  sink: EventSink;
+  req: IncomingMessage;
+  ctx: RequestContext;
+  routeOf: () => string | undefined;
+  start: number;
+  written: number;
+  write: ServerResponse['write'];
+  end: ServerResponse['end'];
+}
+type Tracked = ServerResponse & { [TRACK]: Tracking };
+
+// Shared functions rather than closures per request: recording must cost next to nothing.
+function countedWrite(this: Tracked, chunk: unknown, encoding: unknown) {
+  const t = this[TRACK];
+  t.written += chunkBytes(chunk, encoding);
+  // biome-ignore lint/complexity/noArguments: forwards whatever overload the caller used, without copying
+  return (t.write as (...a: unknown[]) => boolean).apply(this, arguments as unknown as unknown[]);
+}
+function countedEnd(this: Tracked, chunk: unknown, encoding: unknown) {
+  const t = this[TRACK];
+  if (chunk !== undefined && typeof chunk !== 'function') t.written += chunkBytes(chunk, encoding);
+  // biome-ignore lint/complexity/noArguments: forwards whatever overload the caller used, without copying
+  return (t.end as (...a: unknown[]) => ServerResponse).apply(this, arguments as unknown as unknown[]);
+}
+function onClose(this: Tracked) {
+  const t = this[TRACK];
+  try {
+    const at = performance.now();
+    let route: string | undefined;
+    try {
+      route = t.routeOf();
+    } catch {
+      route = undefined;
+    }
+    const status = this.statusCode;
+    finished(
+      t.sink,
+      t.ctx,
+      route ? route.slice(0, 300) : t.sink.fallbackRoute(t.req.url),
+      (t.req.method ?? 'GET').slice(0, 16),
+      status >= 100 && status <= 599 ? status : 500,
+      at - t.start,
+      headerInt(t.req.headers['content-length']),
+      headerInt(this.getHeader('content-length')) ?? t.written,
+      at,
+      !this.writableFinished,
+    );
+  } catch (e) {
+    t.sink.report(e as Error);
+  }
+}
+
 /**
  * Starts recording one exchange: sets X-Request-Id on the response, counts the body bytes written,
- * and on `close` queues the event with the route `routeOf()` names then (routers decide late).
+ * and on `close` records it with the route `routeOf()` names then (routers decide late).
  */
 export function track(
   sink: EventSink,
@@ -118,52 +218,23 @@ export function track(
   ctx: RequestContext,
   routeOf: () => string | undefined,
 ): void {
-  const start = process.hrtime.bigint();
+  const r = res as Tracked;
+  r[TRACK] = {
+    sink,
+    req,
+    ctx,
+    routeOf,
+    start: performance.now(),
+    written: 0,
+    write: res.write,
+    end: res.end,
+  };
   try {
     if (!res.headersSent) res.setHeader('x-request-id', ctx.requestId);
   } catch {
     // a header set by a proxying handler before us; keep going
   }
-  let written = 0;
-  const write = res.write;
-  const end = res.end;
-  // biome-ignore lint/suspicious/noExplicitAny: forwards whatever overload the caller used
-  res.write = function (this: ServerResponse, chunk: any, ...rest: any[]) {
-    written += chunkBytes(chunk, rest[0]);
-    return (write as (...a: unknown[]) => boolean).apply(this, [chunk, ...rest]);
-  } as typeof res.write;
-  // biome-ignore lint/suspicious/noExplicitAny: forwards whatever overload the caller used
-  res.end = function (this: ServerResponse, chunk?: any, ...rest: any[]) {
-    if (chunk !== undefined && typeof chunk !== 'function') written += chunkBytes(chunk, rest[0]);
-    return (end as (...a: unknown[]) => ServerResponse).apply(this, [chunk, ...rest]);
-  } as typeof res.end;
-  res.once('close', () => {
-    try {
-      const durationMs = Number(process.hrtime.bigint() - start) / 1e6;
-      let route: string | undefined;
-      try {
-        route = routeOf();
-      } catch {
-        route = undefined;
-      }
-      const event: Record<string, unknown> = {
-        time: Date.now(),
-        service: sink.service,
-        route: route ? route.slice(0, 300) : sink.fallbackRoute(req.url),
-        method: (req.method ?? 'GET').toUpperCase().slice(0, 16),
-        status: res.statusCode >= 100 && res.statusCode <= 599 ? res.statusCode : 500,
-        durationMs,
-        bytesIn: headerInt(req.headers['content-length']),
-        bytesOut: headerInt(res.getHeader('content-length')) ?? written,
-        requestId: ctx.requestId,
-        traceId: ctx.traceId,
-        instance: sink.instance,
-      };
-      // the client went away before the response was complete
-      if (!res.writableFinished) event.attributes = { aborted: true };
-      sink.enqueue(event);
-    } catch (e) {
-      sink.report(e as Error);
-    }
-  });
+  res.write = countedWrite as ServerResponse['write'];
+  res.end = countedEnd as ServerResponse['end'];
+  res.on('close', onClose);
 }

@@ -4,6 +4,7 @@
  * and on SIGTERM/SIGINT, after which the signal's default action (exit) is restored and re-raised
  * unless the app has handlers of its own (then the app decides when to exit; call `shutdown()`).
  */
+import { createAggregator, createSampler } from './aggregate.js';
 import { currentRequest, type EventSink, normalizePath, type RequestContext } from './capture.js';
 import {
   type ExpressMiddleware,
@@ -45,7 +46,12 @@ export interface Peep {
   flush(timeoutMs?: number): Promise<boolean>;
   /** Sends what is queued and stops; items not sent by timeoutMs (default 5 s) are dropped. */
   shutdown(timeoutMs?: number): Promise<void>;
-  stats(): Stats;
+  stats(): PeepStats;
+}
+
+export interface PeepStats extends Stats {
+  /** Requests counted in the aggregation window not yet handed to the shipper. */
+  pendingRequests: number;
 }
 
 const hooked = new Set<Peep>();
@@ -54,7 +60,7 @@ let defaultPeep: Peep | undefined;
 function onBeforeExit(): void {
   for (const p of hooked) {
     const s = p.stats();
-    if (s.events.queued + s.logs.queued > 0) void p.flush(5_000);
+    if (s.events.queued + s.logs.queued + s.aggregates.queued + s.pendingRequests > 0) void p.flush(5_000);
   }
 }
 
@@ -94,16 +100,40 @@ export function createPeep(options: PeepOptions = {}): Peep {
   const shipper = createShipper(o, `peep-sdk/${SDK_VERSION} node/${process.versions.node}`);
   const report = shipper.report;
   const seen = new Set<string>();
+  /** URL → route name of recent unrouted requests, so a busy URL is normalized once. */
+  const byUrl = new Map<string, string>();
+  const aggregator =
+    o.aggregate && o.ingestKey
+      ? createAggregator({
+          service: o.service,
+          intervalMs: o.aggregateIntervalMs,
+          emit: (item) => shipper.enqueue('aggregates', item),
+        })
+      : undefined;
+  const sampler = createSampler(o.sampleRawPerSecond, o.sampleNotablePerSecond);
   const sink: EventSink = {
     service: o.service,
     instance: o.instance,
+    context: o.requestContext,
     enqueue: (e) => shipper.enqueue('events', e),
+    aggregate: aggregator
+      ? (route, method, status, durationMs, bytesIn, bytesOut, at) => {
+          aggregator.record(route, method, status, durationMs, bytesIn, bytesOut);
+          return sampler.take(at, status >= 500 || durationMs >= o.slowMs);
+        }
+      : undefined,
     report,
     fallbackRoute(url) {
-      const r = normalizePath(url);
-      if (seen.has(r)) return r;
-      if (seen.size >= MAX_FALLBACK_ROUTES) return '(other)';
-      seen.add(r);
+      const key = url ?? '/';
+      const known = byUrl.get(key);
+      if (known !== undefined) return known;
+      let r = normalizePath(url);
+      if (!seen.has(r)) {
+        if (seen.size >= MAX_FALLBACK_ROUTES) r = '(other)';
+        else seen.add(r);
+      }
+      if (byUrl.size >= MAX_FALLBACK_ROUTES) byUrl.clear();
+      byUrl.set(key, r);
       return r;
     },
   };
@@ -127,12 +157,17 @@ export function createPeep(options: PeepOptions = {}): Peep {
     withPeep: (handler, opts) => wrapRouteHandler(sink, handler, opts),
     logger,
     currentRequest,
-    flush: (timeoutMs) => shipper.flush(timeoutMs),
+    flush(timeoutMs) {
+      aggregator?.drain();
+      return shipper.flush(timeoutMs);
+    },
     shutdown(timeoutMs) {
+      aggregator?.drain();
+      aggregator?.stop();
       down ??= shipper.close(timeoutMs).finally(() => unhook(peep));
       return down;
     },
-    stats: () => shipper.stats(),
+    stats: () => ({ ...shipper.stats(), pendingRequests: aggregator?.pending() ?? 0 }),
   };
   if (o.processHooks && o.ingestKey) hook(peep);
   defaultPeep ??= peep;

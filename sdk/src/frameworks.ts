@@ -6,7 +6,7 @@
  */
 import { AsyncResource } from 'node:async_hooks';
 import type { IncomingMessage, ServerResponse } from 'node:http';
-import { als, type EventSink, newContext, type RequestContext, track } from './capture.js';
+import { als, type EventSink, finished, newContext, type RequestContext, track } from './capture.js';
 
 export type RequestListener = (req: IncomingMessage, res: ServerResponse) => void;
 
@@ -14,6 +14,8 @@ export interface HttpOptions {
   /** Names the route template of a request (e.g. from your own router); default: the normalized path. */
   route?: (req: IncomingMessage) => string | undefined;
 }
+
+const unnamed = () => undefined;
 
 /** Wraps a `node:http` request listener. */
 export function wrapListener(
@@ -26,11 +28,11 @@ export function wrapListener(
     let ctx: RequestContext | undefined;
     try {
       ctx = newContext({ requestId: req.headers['x-request-id'], traceparent: req.headers.traceparent });
-      track(sink, req, res, ctx, routeOf ? () => routeOf(req) : () => undefined);
+      track(sink, req, res, ctx, routeOf ? () => routeOf(req) : unnamed);
     } catch (e) {
       sink.report(e as Error);
     }
-    if (ctx) als.run(ctx, listener, req, res);
+    if (ctx && sink.context) als.run(ctx, listener, req, res);
     else listener(req, res);
   };
 }
@@ -84,7 +86,7 @@ export function expressMiddleware(sink: EventSink): ExpressMiddleware {
     } catch (e) {
       sink.report(e as Error);
     }
-    if (!ctx) return next();
+    if (!ctx || !sink.context) return next();
     // Body parsers call next() from stream events, which run outside the request's context; binding
     // `next` to it keeps the logger's request id in every later middleware and handler.
     als.run(ctx, () => {
@@ -133,7 +135,7 @@ export function fastifyPlugin(sink: EventSink): FastifyPlugin {
         } catch (e) {
           sink.report(e as Error);
         }
-        if (!ctx) return next();
+        if (!ctx || !sink.context) return next();
         als.run(ctx, () => {
           const scope = new AsyncResource('peep.request');
           (request.raw as IncomingMessage & { [SCOPE]?: AsyncResource })[SCOPE] = scope;
@@ -179,7 +181,7 @@ export function wrapRouteHandler<A extends unknown[]>(
 ): (req: Request, ...rest: A) => Promise<Response> {
   return async (req, ...rest) => {
     let ctx: RequestContext | undefined;
-    const start = process.hrtime.bigint();
+    const start = performance.now();
     try {
       ctx = newContext({
         requestId: req.headers.get('x-request-id'),
@@ -197,26 +199,27 @@ export function wrapRouteHandler<A extends unknown[]>(
         } catch {
           path = undefined;
         }
-        sink.enqueue({
-          time: Date.now(),
-          service: sink.service,
-          route: opts.route ? opts.route.slice(0, 300) : sink.fallbackRoute(path),
-          method: req.method.toUpperCase().slice(0, 16),
-          status: status >= 100 && status <= 599 ? status : 500,
-          durationMs: Number(process.hrtime.bigint() - start) / 1e6,
-          bytesIn: intHeader(req.headers, 'content-length'),
-          bytesOut: res ? intHeader(res.headers, 'content-length') : undefined,
-          requestId: ctx.requestId,
-          traceId: ctx.traceId,
-          instance: sink.instance,
-        });
+        const at = performance.now();
+        finished(
+          sink,
+          ctx,
+          opts.route ? opts.route.slice(0, 300) : sink.fallbackRoute(path),
+          req.method.toUpperCase().slice(0, 16),
+          status >= 100 && status <= 599 ? status : 500,
+          at - start,
+          intHeader(req.headers, 'content-length'),
+          res ? intHeader(res.headers, 'content-length') : undefined,
+          at,
+          false,
+        );
       } catch (e) {
         sink.report(e as Error);
       }
     };
     let res: Response;
     try {
-      res = ctx ? await als.run(ctx, () => handler(req, ...rest)) : await handler(req, ...rest);
+      res =
+        ctx && sink.context ? await als.run(ctx, () => handler(req, ...rest)) : await handler(req, ...rest);
     } catch (e) {
       record(500, undefined);
       throw e;

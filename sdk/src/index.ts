@@ -5,10 +5,11 @@
  *   app.use(peep.express());                            // or peep.http(listener), peep.fastify, withPeep
  *   peep.logger.info('paid', { orderId });              // carries the request's id
  *
- * Events go to `POST /api/v1/ingest/events`, logs to `/api/v1/ingest/logs` (docs/telemetry.md).
+ * Requests are aggregated per route and window and go to `POST /api/v1/ingest/aggregates`, with a
+ * sample as raw events to `/api/v1/ingest/events`; logs go to `/api/v1/ingest/logs` (docs/telemetry.md).
  */
 export { currentRequest, normalizePath, parseTraceparent, type RequestContext } from './capture.js';
-export { createPeep, getPeep, type Peep, SDK_VERSION, withPeep } from './client.js';
+export { createPeep, getPeep, type Peep, type PeepStats, SDK_VERSION, withPeep } from './client.js';
 export type {
   ExpressMiddleware,
   FastifyLike,

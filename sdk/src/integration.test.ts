@@ -299,7 +299,12 @@ describe('@peep/sdk against a real peep', () => {
       },
     });
     closers.push(proxy.close);
-    const peep = client('retrying', { endpoint: proxy.url, retryBaseMs: 50, flushIntervalMs: 60_000 });
+    const peep = client('retrying', {
+      endpoint: proxy.url,
+      retryBaseMs: 50,
+      flushIntervalMs: 60_000,
+      aggregate: false,
+    });
     const app = http.createServer(peep.http((_req, res) => res.end('ok')));
     const url = await listen(app);
     closers.push(() => closeServer(app));
@@ -359,6 +364,7 @@ describe('@peep/sdk against a real peep', () => {
     const port = await closedPort();
     const peep = client('offline', {
       endpoint: `http://127.0.0.1:${port}`,
+      aggregate: false,
       maxQueue: 50,
       batchSize: 10,
       maxAttempts: 2,
@@ -383,5 +389,68 @@ describe('@peep/sdk against a real peep', () => {
     assert.equal(s.events.dropped, 200);
     assert.equal(s.logs.dropped, 200);
     assert.match(s.lastError ?? '', /ECONNREFUSED/);
+  });
+
+  test('aggregating mode: every request counted with the same percentiles as events; raw events sampled at the set rate, errors first', async () => {
+    const summaryOf = async (service: string) =>
+      (
+        await call(
+          server,
+          owner,
+          'GET',
+          `/api/v1/projects/${projectId}/telemetry/summary?from=1h&service=${service}`,
+        )
+      ).body;
+    const recordsOf = async (service: string) =>
+      (
+        await call(
+          server,
+          owner,
+          'GET',
+          `/api/v1/projects/${projectId}/telemetry/events?service=${service}&limit=1000`,
+        )
+      ).body.events as (StoredEvent & { status: number })[];
+    const delays = Array.from({ length: 400 }, (_, i) => (i * 37) % 23);
+    const served = async (peep: Peep, service: string) => {
+      const app = http.createServer(
+        peep.http((req, res) => {
+          const i = Number(req.url?.slice(1));
+          setTimeout(() => {
+            res.statusCode = i % 40 === 0 ? 500 : 200;
+            res.end('x'.repeat(i % 10));
+          }, delays[i] ?? 0);
+        }),
+      );
+      const url = await listen(app);
+      closers.push(() => closeServer(app));
+      for (let i = 0; i < delays.length; i += 20)
+        await Promise.all(
+          delays.slice(i, i + 20).map((_, j) => fetch(`${url}/${i + j}`).then((r) => r.text())),
+        );
+      assert.equal(await peep.flush(), true);
+      return peep.stats();
+    };
+    const agg = client('aggregated', { sampleRawPerSecond: 5, sampleNotablePerSecond: 1_000 });
+    const raw = client('every-event', { aggregate: false });
+    const aggStats = await served(agg, 'aggregated');
+    await served(raw, 'every-event');
+
+    const a = await summaryOf('aggregated');
+    const b = await summaryOf('every-event');
+    assert.equal(a.count, 400);
+    assert.equal(a.errors, 10);
+    assert.equal(b.count, 400);
+    // durations differ run to run; both are sketches of 400 real timings within the same bounds
+    for (const q of ['p50', 'p99'])
+      assert.ok(a[q] >= 0 && Math.abs(a[q] - b[q]) < 15, `${q}: ${a[q]} vs ${b[q]}`);
+    assert.equal(a.bytesOut, b.bytesOut);
+    assert.ok(aggStats.aggregates.sent > 0 && aggStats.aggregates.sent < 100, JSON.stringify(aggStats));
+
+    const sampled = await recordsOf('aggregated');
+    const errors = sampled.filter((e) => e.status === 500);
+    assert.equal(errors.length, 10, 'every error is sent raw (within its budget)');
+    const ordinary = sampled.length - errors.length;
+    assert.ok(ordinary >= 5 && ordinary < 60, `${ordinary} ordinary requests sampled at 5/s`);
+    assert.equal((await recordsOf('every-event')).length, 400);
   });
 });

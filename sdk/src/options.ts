@@ -36,6 +36,26 @@ export interface PeepOptions {
   gzipThresholdBytes?: number;
   /** Least level the logger ships. Default `info`. */
   logLevel?: LogLevel;
+  /**
+   * Aggregate requests in the process and send per-route summaries with latency sketches (same
+   * percentiles, far less work per request) plus a sample of raw events. `false` sends every request
+   * as an event. Default true.
+   */
+  aggregate?: boolean;
+  /** Aggregation window in ms, dividing a minute (1,000-60,000). Default 5,000. */
+  aggregateIntervalMs?: number;
+  /** With `aggregate`: ordinary requests also sent as raw events, at most this many per second. Default 50. */
+  sampleRawPerSecond?: number;
+  /** With `aggregate`: errors (5xx) and slow requests sent as raw events, at most this many per second. Default 500. */
+  sampleNotablePerSecond?: number;
+  /** A request at least this slow (ms) counts as slow for sampling. Default 1,000. */
+  slowMs?: number;
+  /**
+   * Run each request inside its context (AsyncLocalStorage), so `peep.logger` and `currentRequest()`
+   * know the request id. `false` saves a few microseconds per request in apps that do not log through
+   * peep; request ids are still read, generated and sent back. Default true.
+   */
+  requestContext?: boolean;
   /** Flush on `beforeExit`, SIGTERM and SIGINT (the app's own handlers still run). Default true. */
   processHooks?: boolean;
   /** Called with every error the SDK swallows (network, rejected items, dropped batches). */
@@ -58,6 +78,12 @@ export interface ResolvedOptions {
   requestTimeoutMs: number;
   gzipThresholdBytes: number;
   logLevel: LogLevel;
+  aggregate: boolean;
+  aggregateIntervalMs: number;
+  sampleRawPerSecond: number;
+  sampleNotablePerSecond: number;
+  slowMs: number;
+  requestContext: boolean;
   processHooks: boolean;
   onError: ((err: Error) => void) | undefined;
 }
@@ -97,6 +123,13 @@ export function resolveOptions(o: PeepOptions = {}): ResolvedOptions {
   const logLevel = o.logLevel ?? 'info';
   if (!LOG_LEVELS.includes(logLevel))
     throw new TypeError(`peep sdk: logLevel must be one of ${LOG_LEVELS.join(', ')}`);
+  const aggregateIntervalMs = int('aggregateIntervalMs', o.aggregateIntervalMs, 5_000, 1_000, 60_000);
+  if (60_000 % aggregateIntervalMs !== 0)
+    throw new TypeError(
+      `peep sdk: aggregateIntervalMs must divide a minute (60,000 ms), got ${aggregateIntervalMs}`,
+    );
+  if (o.aggregate !== undefined && typeof o.aggregate !== 'boolean')
+    throw new TypeError('peep sdk: aggregate must be true or false');
   const instance = (o.instance ?? os.hostname()).slice(0, 200) || 'unknown';
   return {
     endpoint: url.toString().replace(/\/+$/, ''),
@@ -112,6 +145,12 @@ export function resolveOptions(o: PeepOptions = {}): ResolvedOptions {
     requestTimeoutMs: int('requestTimeoutMs', o.requestTimeoutMs, 10_000, 1, 600_000),
     gzipThresholdBytes: int('gzipThresholdBytes', o.gzipThresholdBytes, 16_384, 0, 1 << 30),
     logLevel,
+    aggregate: o.aggregate ?? true,
+    aggregateIntervalMs,
+    sampleRawPerSecond: int('sampleRawPerSecond', o.sampleRawPerSecond, 50, 0, 1_000_000),
+    sampleNotablePerSecond: int('sampleNotablePerSecond', o.sampleNotablePerSecond, 500, 0, 1_000_000),
+    slowMs: int('slowMs', o.slowMs, 1_000, 0, 3_600_000),
+    requestContext: o.requestContext ?? true,
     processHooks: o.processHooks ?? true,
     onError: o.onError,
   };

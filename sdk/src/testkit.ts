@@ -28,7 +28,7 @@ export interface Recorder {
   url: string;
   received: Received[];
   /** Items of every request to /api/v1/ingest/{kind}, in arrival order (duplicates included). */
-  items(kind: 'events' | 'logs'): Record<string, unknown>[];
+  items(kind: 'events' | 'logs' | 'aggregates'): Record<string, unknown>[];
   close(): Promise<void>;
 }
 

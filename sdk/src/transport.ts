@@ -1,6 +1,6 @@
 /**
- * The shipper: two bounded queues (request events, logs), each sent in batches to
- * `POST {endpoint}/api/v1/ingest/{events|logs}` when a batch is full or every `flushIntervalMs`.
+ * The shipper: three bounded queues (request events, logs, request aggregates), each sent in batches
+ * to `POST {endpoint}/api/v1/ingest/{events|logs|aggregates}` when a batch is full or every `flushIntervalMs`.
  *
  * A batch carries one Idempotency-Key for all its attempts, so a retry after a lost answer counts
  * once. Network errors, 408, 429 and 5xx are retried with exponential backoff and full jitter; a
@@ -15,7 +15,7 @@ import type { ResolvedOptions } from './options.js';
 
 const gzip = promisify(zlib.gzip);
 
-export type Kind = 'events' | 'logs';
+export type Kind = 'events' | 'logs' | 'aggregates';
 
 export interface KindStats {
   /** Items waiting in the queue now. */
@@ -35,6 +35,8 @@ export interface Stats {
   enabled: boolean;
   events: KindStats;
   logs: KindStats;
+  /** Per-window route summaries of the aggregating mode (each counts many requests). */
+  aggregates: KindStats;
   /** Ingest requests answered 2xx. */
   batchesSent: number;
   /** Batches given up (all their items counted in `dropped`). */
@@ -118,7 +120,11 @@ export function createShipper(o: ResolvedOptions, userAgent: string): Shipper {
     wake: undefined,
     s: { sent: 0, dropped: 0, rejected: 0 },
   });
-  const lanes: Record<Kind, Lane> = { events: lane('events'), logs: lane('logs') };
+  const lanes: Record<Kind, Lane> = {
+    events: lane('events'),
+    logs: lane('logs'),
+    aggregates: lane('aggregates'),
+  };
 
   function report(err: Error): void {
     g.errors++;
@@ -337,7 +343,13 @@ export function createShipper(o: ResolvedOptions, userAgent: string): Shipper {
     report,
     stats() {
       const k = (l: Lane): KindStats => ({ queued: l.queue.length, inFlight: l.inFlight, ...l.s });
-      return { enabled, events: k(lanes.events), logs: k(lanes.logs), ...g };
+      return {
+        enabled,
+        events: k(lanes.events),
+        logs: k(lanes.logs),
+        aggregates: k(lanes.aggregates),
+        ...g,
+      };
     },
   };
 }

@@ -245,7 +245,7 @@ export function checkEvent(raw: unknown, ctx: CheckContext): Checked<EventRow> {
     if (status === null) fail('missing_field', 'status is required');
     const durationMs = num(raw, 'durationMs', 0, 1e9, false);
     if (durationMs === null) fail('missing_field', 'durationMs is required');
-    return {
+    const row: EventRow = {
       time: checkTime(raw.time, ctx),
       service: str(raw, 'service', 100, true),
       route: str(raw, 'route', 300, true),
@@ -258,8 +258,9 @@ export function checkEvent(raw: unknown, ctx: CheckContext): Checked<EventRow> {
       traceId: str(raw, 'traceId', 64, false),
       instance: str(raw, 'instance', 200, false),
       attributes: checkAttributes(raw.attributes),
-      sampled: bool(raw, 'sampled'),
     };
+    if (bool(raw, 'sampled')) row.sampled = true;
+    return row;
   });
 }
 

@@ -455,16 +455,18 @@ export async function demo(ctx: Context, o: DemoOptions): Promise<void> {
     byStatusClass: counts.byClass,
     failedRequests: counts.failed,
     events: s.events,
+    aggregates: s.aggregates,
     logs: s.logs,
     errors: [...problems.keys()],
   };
   out.result(summary, () => {
     out.line(
       `${c.green('Done')}: ${counts.sent} requests in ${summary.seconds} s; ` +
-        `${s.events.sent} events and ${s.logs.sent} logs accepted by peep, ${s.events.dropped + s.logs.dropped} dropped`,
+        `${s.aggregates.sent} route summaries, ${s.events.sent} sampled events and ${s.logs.sent} logs accepted by peep, ` +
+        `${s.events.dropped + s.logs.dropped + s.aggregates.dropped} dropped`,
     );
   });
-  if (s.events.sent === 0 && counts.sent > 0)
+  if (s.aggregates.sent + s.events.sent === 0 && counts.sent > 0)
     throw new CliError(EXIT.failure, 'demo_not_delivered', `peep accepted none of the demo's events`, {
       hint: problems.size ? [...problems.keys()][0] : 'check the server URL and the ingest key',
     });
