@@ -112,6 +112,23 @@ export function compileHttp(check: HttpCheck): Compiled {
   return c;
 }
 
+// OpenSSL's verification codes (as Node reports them) in words.
+const CERT_ERRORS: Record<string, string> = {
+  CERT_HAS_EXPIRED: 'certificate has expired',
+  CERT_NOT_YET_VALID: 'certificate is not yet valid',
+  DEPTH_ZERO_SELF_SIGNED_CERT: 'self-signed certificate',
+  SELF_SIGNED_CERT_IN_CHAIN: 'self-signed certificate in the chain',
+  UNABLE_TO_GET_ISSUER_CERT_LOCALLY: 'certificate from an unknown issuer',
+  UNABLE_TO_VERIFY_LEAF_SIGNATURE: 'certificate from an unknown issuer (incomplete chain?)',
+  CERT_REVOKED: 'certificate revoked',
+  ERR_TLS_CERT_ALTNAME_INVALID:
+    "certificate does not match the host name (not in the certificate's altnames)",
+};
+const certError = (e: Error | string | undefined) => {
+  const code = typeof e === 'string' ? e : (e as NodeJS.ErrnoException | undefined)?.code;
+  return code ? `${CERT_ERRORS[code] ?? 'certificate not trusted'} (${code})` : 'certificate not trusted';
+};
+
 const isRedirect = (s: number) => s === 301 || s === 302 || s === 303 || s === 307 || s === 308;
 const CREDENTIALS = new Set(['authorization', 'cookie', 'proxy-authorization']);
 
@@ -230,50 +247,60 @@ export function runHttp(check: HttpCheck, env: RunEnv): Promise<CheckResult> {
         add('connectMs', connected - (looked ?? hopStart));
         stage = secure ? 'in the TLS handshake' : 'waiting for the response';
       };
-      const createConnection = () => {
-        const s = secure
-          ? tls.connect({
-              host,
-              port,
-              lookup: env.lookup,
-              servername: net.isIP(host) ? undefined : host,
-              rejectUnauthorized: !cc.ignoreTls,
-              ca: env.ca,
-            })
-          : net.connect({ host, port, lookup: env.lookup });
-        s.once('lookup', onLookup);
-        s.once('connect', onConnect);
-        if (secure)
-          s.once('secureConnect', () => {
-            secured = performance.now();
-            add('tlsMs', secured - (connected ?? hopStart));
-            stage = 'waiting for the response';
-            readCert(s as TLSSocket);
-          });
-        sock = s;
-        return s;
-      };
-      const r = http.request({
-        host,
-        port,
-        method,
-        path: url.pathname + url.search,
-        headers,
-        defaultPort: secure ? 443 : 80,
-        createConnection,
-      });
-      req = r;
-      r.on('error', (err: NodeJS.ErrnoException) => {
-        if (done || r !== req) return;
-        const handshaking = secure && connected !== undefined && secured === undefined;
-        if (handshaking && sock) readCert(sock as TLSSocket);
-        const k = classify(err, handshaking);
+      const onError = (err: NodeJS.ErrnoException) => {
+        if (done || s !== sock) return;
+        const k = classify(err, secure && connected !== undefined && secured === undefined);
         finish(k.errorClass, k.message);
+      };
+      const request = () => {
+        const r = http.request({
+          host,
+          port,
+          method,
+          path: url.pathname + url.search,
+          headers,
+          defaultPort: secure ? 443 : 80,
+          createConnection: () => s,
+        });
+        req = r;
+        r.on('error', (err: NodeJS.ErrnoException) => {
+          if (done || r !== req) return;
+          const k = classify(err, false);
+          finish(k.errorClass, k.message);
+        });
+        r.on('response', (res) => {
+          if (!done && r === req) onResponse(res, url, method, headers, body);
+        });
+        r.end(body);
+      };
+      // TLS: the certificate is checked here, before the request exists, so no request (and no
+      // header) ever reaches a server that failed verification, and an untrusted or expired
+      // certificate still reports its expiry.
+      const s: Socket = secure
+        ? tls.connect({
+            host,
+            port,
+            lookup: env.lookup,
+            servername: net.isIP(host) ? undefined : host,
+            rejectUnauthorized: false,
+            ca: env.ca,
+          })
+        : net.connect({ host, port, lookup: env.lookup });
+      sock = s;
+      s.once('lookup', onLookup);
+      s.once('connect', onConnect);
+      s.on('error', onError);
+      if (!secure) return request();
+      s.once('secureConnect', () => {
+        if (done || s !== sock) return;
+        secured = performance.now();
+        add('tlsMs', secured - (connected ?? hopStart));
+        stage = 'waiting for the response';
+        const t = s as TLSSocket;
+        readCert(t);
+        if (!t.authorized && !cc.ignoreTls) return finish('tls', certError(t.authorizationError));
+        request();
       });
-      r.on('response', (res) => {
-        if (!done && r === req) onResponse(res, url, method, headers, body);
-      });
-      r.end(body);
     };
 
     const onResponse = (
