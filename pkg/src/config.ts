@@ -3,6 +3,7 @@
  * throws ConfigError naming the variable; nothing else in peep reads process.env.
  */
 import path from 'node:path';
+import { masterKeyFormatProblem } from './master-key.js';
 
 export class ConfigError extends Error {
   constructor(
@@ -57,6 +58,21 @@ const list: Parser<string[]> = (raw) =>
     .split(',')
     .map((s) => s.trim())
     .filter(Boolean);
+
+/** Master keys are secrets: a bad one is described, never quoted. */
+const masterKeys: Parser<string[]> = (raw, name) => {
+  const keys = list(raw, name);
+  keys.forEach((k, i) => {
+    const problem = masterKeyFormatProblem(k);
+    if (problem) throw new ConfigError(name, keys.length > 1 ? `entry ${i + 1}: ${problem}` : problem);
+  });
+  return keys;
+};
+const masterKey: Parser<string> = (raw, name) => {
+  const problem = masterKeyFormatProblem(raw);
+  if (problem) throw new ConfigError(name, problem);
+  return raw.trim();
+};
 
 function redactUrl(raw: string): string {
   return raw.replace(/\/\/([^:@/]+):([^@/]+)@/, '//$1:***@');
@@ -131,6 +147,18 @@ export const CONFIG_SCHEMA = {
     str,
     '',
     'If set, `/metrics` requires `Authorization: Bearer <this>`.',
+  ),
+  masterKey: field(
+    'PEEP_MASTER_KEY',
+    masterKey,
+    '',
+    'Master key of encryption at rest (`peepmk1.…`), a secret. Required when scaled out; embedded: `master.key`.',
+  ),
+  masterKeyPrevious: field(
+    'PEEP_MASTER_KEY_PREVIOUS',
+    masterKeys,
+    [] as string[],
+    'Comma-separated earlier master keys, still read while `peep admin rotate-master-key` runs.',
   ),
   trustProxy: field(
     'PEEP_TRUST_PROXY',
