@@ -51,7 +51,7 @@ export interface RunOptions {
   now?: () => number;
   /** Name resolution; defaults to a process-wide createLookupCache(). */
   lookup?: LookupFunction;
-  /** Extra trusted CA certificates (PEM) for HTTPS, on top of Node's bundle. */
+  /** Extra trusted CA certificates (PEM) for HTTPS, added to Node's bundle. Keep the value stable (a TLS context is cached per value). */
   ca?: string | Buffer | (string | Buffer)[];
   /** Body bytes read at most (for assertions; the rest is not read). Default 1 MiB. */
   maxBodyBytes?: number;

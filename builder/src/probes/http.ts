@@ -129,6 +129,23 @@ const certError = (e: Error | string | undefined) => {
   return code ? `${CERT_ERRORS[code] ?? 'certificate not trusted'} (${code})` : 'certificate not trusted';
 };
 
+// One TLS context per set of trusted CAs, shared by all checks: building one (an SSL_CTX and its
+// trust store) costs more than the handshake itself. Node's client contexts keep no session cache
+// of their own (sessions are resumed only when handed back explicitly), so every check still does a
+// full handshake. Extra CAs are added to Node's bundle, not put in its place.
+const contexts = new Map<unknown, tls.SecureContext>();
+function secureContext(ca: RunEnv['ca']): tls.SecureContext {
+  let c = contexts.get(ca);
+  if (!c) {
+    c = tls.createSecureContext(
+      ca ? { ca: [...tls.rootCertificates, ...(Array.isArray(ca) ? ca : [ca])] } : {},
+    );
+    if (contexts.size >= 16) contexts.clear();
+    contexts.set(ca, c);
+  }
+  return c;
+}
+
 const isRedirect = (s: number) => s === 301 || s === 302 || s === 303 || s === 307 || s === 308;
 const CREDENTIALS = new Set(['authorization', 'cookie', 'proxy-authorization']);
 
@@ -213,13 +230,15 @@ export function runHttp(check: HttpCheck, env: RunEnv): Promise<CheckResult> {
     }
 
     const readCert = (s: TLSSocket) => {
-      let pc: tls.PeerCertificate | undefined;
+      // The X509Certificate view parses only what is asked of it; getPeerCertificate() would build
+      // the whole object (subject, key, three fingerprints) on every check.
+      let validTo: string | undefined;
       try {
-        pc = s.getPeerCertificate();
+        validTo = s.getPeerX509Certificate()?.validTo;
       } catch {
         return;
       }
-      const exp = pc?.valid_to ? Date.parse(pc.valid_to) : Number.NaN;
+      const exp = validTo ? Date.parse(validTo) : Number.NaN;
       if (Number.isNaN(exp)) return;
       const days = Math.floor((exp - env.now()) / DAY);
       if (certDays === undefined || days < certDays) {
@@ -283,7 +302,7 @@ export function runHttp(check: HttpCheck, env: RunEnv): Promise<CheckResult> {
             lookup: env.lookup,
             servername: net.isIP(host) ? undefined : host,
             rejectUnauthorized: false,
-            ca: env.ca,
+            secureContext: secureContext(env.ca),
           })
         : net.connect({ host, port, lookup: env.lookup });
       sock = s;

@@ -27,6 +27,8 @@ export interface TestServer {
   received: Received[];
   /** Connections open on the server side right now. */
   connections(): number;
+  /** TLS connections that resumed an earlier session (HTTPS servers only). */
+  resumed(): number;
   close(): Promise<void>;
 }
 
@@ -49,7 +51,9 @@ export async function startServer(
   };
   const server = tls ? https.createServer(tls, onRequest) : http.createServer(onRequest);
   const sockets = new Set<net.Socket>();
+  let resumed = 0;
   server.on(tls ? 'secureConnection' : 'connection', (s: net.Socket) => {
+    if (tls && (s as import('node:tls').TLSSocket).isSessionReused()) resumed++;
     sockets.add(s);
     s.on('close', () => sockets.delete(s));
   });
@@ -60,6 +64,7 @@ export async function startServer(
     origin: `${tls ? 'https' : 'http'}://127.0.0.1:${port}`,
     received,
     connections: () => sockets.size,
+    resumed: () => resumed,
     close: () =>
       new Promise<void>((resolve) => {
         for (const s of sockets) s.destroy();
@@ -85,6 +90,7 @@ export async function startTcpServer(onSocket: (s: net.Socket) => void): Promise
     origin: `http://127.0.0.1:${port}`,
     received: [],
     connections: () => sockets.size,
+    resumed: () => 0,
     close: () =>
       new Promise<void>((resolve) => {
         for (const s of sockets) s.destroy();

@@ -108,6 +108,13 @@ describe('HTTPS checks', { skip }, () => {
     const w = await runCheck(https(`https://localhost:${wrong.port}/`), { ca: other.ca });
     assert.equal(w.errorClass, 'tls');
     assert.match(w.message ?? '', /altnames|does not match/i);
+    // Every check is a full handshake: the shared TLS context resumes no session.
+    for (let i = 0; i < 3; i++) {
+      const again = await runCheck(https(`https://localhost:${s.port}/`), { ca: pem.ca });
+      assert.equal(again.ok, true);
+      assert.ok((again.phases.tlsMs ?? 0) > 0);
+    }
+    assert.equal(s.resumed(), 0);
     // Without the CA it is not trusted at all.
     const untrusted = await runCheck(https(`https://localhost:${s.port}/`));
     assert.equal(untrusted.errorClass, 'tls');
