@@ -162,6 +162,22 @@ describe('validateCheck', () => {
     one({ ...base, method: 'HEAD', keyword: { text: 'ok', mode: 'present' } }, 'method:assertion_needs_body');
   });
 
+  test('regexes that can backtrack exponentially are refused; common bounded ones pass', () => {
+    for (const bad of ['(a+)+$', '(a*)*b', '(\\w+\\s?)*$', '((ab)+c)+', '(?:x+y?){2,}', '(.*a)+'])
+      one({ ...base, keyword: { regex: bad, mode: 'present' } }, 'keyword.regex:unsafe_regex');
+    for (const good of [
+      '(\\d{1,3}\\.){3}\\d{1,3}',
+      '(\\d+\\.){3}\\d+',
+      '"status":\\s*"(ok|up)"',
+      '[(a+)+]',
+      '\\(a+\\)+',
+      '(?=.*ok)',
+      'a+b+c*',
+      '(ab)+',
+    ])
+      assert.ok(validateCheck({ ...base, keyword: { regex: good, mode: 'present' } }).ok, good);
+  });
+
   test('JSON path assertions', () => {
     for (const op of ['eq', 'neq', 'contains'])
       assert.ok(validateCheck({ ...base, jsonPath: { path: '$.a', op, value: 'x' } }).ok, op);

@@ -32,6 +32,9 @@
  *   keyword_conflict        keyword has both `text` and `regex`
  *   keyword_missing         keyword has neither `text` nor `regex`, or an empty one
  *   invalid_regex           the regex does not compile (or has flags other than i, m, s, u)
+ *   unsafe_regex            a repeated group that itself repeats, like (a+)+ or (\w+\s?)*: such
+ *                           patterns can take exponential time on a body and would stall every
+ *                           check of the process (a heuristic: overlapping alternations pass)
  *   too_long                keyword text or regex over 1,024 characters
  *   invalid_mode            keyword mode is not 'present' or 'absent'
  *   invalid_json_path       outside the supported subset (see jsonpath.ts)
@@ -340,6 +343,12 @@ export function validateCheck(input: unknown): Validation {
           err('keyword.regex', 'too_long', `keyword.regex over ${MAX_KEYWORD} characters`);
         else if (typeof flags !== 'string' || !REGEX_FLAGS.test(flags))
           err('keyword.flags', 'invalid_regex', 'keyword.flags may hold i, m, s and u, each once');
+        else if (nestedQuantifier(regex))
+          err(
+            'keyword.regex',
+            'unsafe_regex',
+            'keyword.regex repeats a group that repeats, like (a+)+; unroll it',
+          );
         else {
           try {
             new RegExp(regex, flags);
@@ -403,6 +412,39 @@ export function validateCheck(input: unknown): Validation {
   if (ignoreTls !== undefined) out.ignoreTls = ignoreTls;
 
   return errors.length ? { ok: false, errors } : { ok: true, check: out };
+}
+
+/**
+ * True when a group holding an unbounded quantifier (*, + or {n,}) is itself quantified that way:
+ * the shape behind catastrophic backtracking. Escapes and character classes are skipped; bounded
+ * ones (?, {n}, {n,m}) do not count, so `(\d{1,3}\.){3}` and `(\d+\.){3}` pass.
+ */
+export function nestedQuantifier(src: string): boolean {
+  const outer: boolean[] = [];
+  let inner = false; // a quantifier seen at the current group level
+  let closedWithQuantifier = false; // the character before is a ')' whose group held one
+  for (let i = 0; i < src.length; i++) {
+    const c = src[i];
+    if (c === '\\') {
+      i++;
+      closedWithQuantifier = false;
+    } else if (c === '[') {
+      for (i++; i < src.length && src[i] !== ']'; i++) if (src[i] === '\\') i++;
+      closedWithQuantifier = false;
+    } else if (c === '(') {
+      outer.push(inner);
+      inner = false;
+      closedWithQuantifier = false;
+    } else if (c === ')') {
+      closedWithQuantifier = inner;
+      inner = (outer.pop() ?? false) || inner;
+    } else if (c === '*' || c === '+' || (c === '{' && /^\{\d+,\}/.test(src.slice(i, i + 16)))) {
+      if (closedWithQuantifier) return true;
+      inner = true;
+      closedWithQuantifier = false;
+    } else closedWithQuantifier = false;
+  }
+  return false;
 }
 
 /** `[::1]` → `::1`: URL hostnames keep brackets, sockets want the bare address. */
