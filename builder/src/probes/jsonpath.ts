@@ -10,7 +10,8 @@
  * At most 32 steps and 256 characters. Ops: eq / neq compare a primitive (a number and a numeric
  * string compare as numbers, so `"200"` eq 200); exists is true when the path resolves, even to null;
  * contains looks for a substring in a string or an equal element in an array; lt / gt compare numbers
- * (a numeric string counts as its number).
+ * (a numeric string counts as its number). A path that does not resolve fails every op but exists
+ * (neq included: "not equal" needs a value to compare).
  */
 import type { JsonOp } from './spec.js';
 

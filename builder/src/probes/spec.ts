@@ -2,8 +2,9 @@
  * What an uptime probe checks, as plain data (stored as JSON with the target), and the strict
  * validation of such a spec from untrusted input (API, CLI, `peep targets apply` files).
  *
+ * Required: kind, timeoutMs, and url + method (HTTP) or host + port (TCP).
  * Defaults (applied when a check runs, so a stored spec keeps only what the user wrote):
- *   method GET (for HTTP the field is required; the API may fill it), acceptStatus ['200-399'] (a
+ *   acceptStatus ['200-399'] (a
  *   redirect that is not followed still means the server answered), followRedirects true (at most
  *   MAX_REDIRECTS hops, each resolving its own host), certExpiryWarnDays 14, ignoreTls false.
  *
