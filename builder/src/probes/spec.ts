@@ -4,9 +4,9 @@
  *
  * Required: kind, timeoutMs, and url + method (HTTP) or host + port (TCP).
  * Defaults (applied when a check runs, so a stored spec keeps only what the user wrote):
- *   acceptStatus ['200-399'] (a
- *   redirect that is not followed still means the server answered), followRedirects true (at most
- *   MAX_REDIRECTS hops, each resolving its own host), certExpiryWarnDays 14, ignoreTls false.
+ *   acceptStatus ['200-399'] (a redirect that is not followed still means the server answered),
+ *   followRedirects true (at most MAX_REDIRECTS hops, each resolving its own host),
+ *   certExpiryWarnDays 14, ignoreTls false.
  *
  * Error codes of `validateCheck` (stable: the API passes them on as details; `path` is a dotted path
  * into the spec such as `headers.X-Token` or `acceptStatus[1]`; messages never repeat a header value):
