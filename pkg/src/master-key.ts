@@ -73,7 +73,10 @@ const FORMAT = `${PREFIX}.<8 hex digit id>.<43 base64url characters>`;
 export function strictBase64url(text: string): Buffer | null {
   if (!/^[A-Za-z0-9_-]*$/.test(text) || text.length % 4 === 1) return null;
   const bytes = Buffer.from(text, 'base64url');
-  return bytes.toString('base64url') === text ? bytes : null;
+  // Only a last partial group (2 or 3 characters) can have unused bits set; it encodes the last bytes.
+  const r = text.length % 4;
+  if (r === 0) return bytes;
+  return bytes.subarray(bytes.length - (r - 1)).toString('base64url') === text.slice(-r) ? bytes : null;
 }
 
 export function masterKeyId(bytes: Buffer): string {
