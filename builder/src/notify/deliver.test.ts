@@ -1,12 +1,21 @@
 /**
  * Delivery against real receivers on loopback: retries on 5xx with one delivery id, Retry-After on
  * 429 (measured), no retry on 404/410 and redirects, refused connections, per-attempt timeouts
- * (no answer, and a connect that hangs), aborts, the backoff bounds, the onAttempt callback, and
- * error strings that never carry the URL's secret parts or the signing secret.
+ * (no answer, and a connect that hangs), aborts, the backoff bounds, the onAttempt callback, error
+ * strings that never carry the URL's secret parts or the signing secret, and HTTPS with openssl-made
+ * certificates (a private CA through `ca`; an untrusted one fails before anything is sent).
  */
 import assert from 'node:assert/strict';
 import { after, before, describe, test } from 'node:test';
-import { closedPort, startBlackhole } from '../probes/testing.js';
+import {
+  type CertMaker,
+  certMaker,
+  closedPort,
+  findOpenssl,
+  startBlackhole,
+  startServer,
+  type TestServer,
+} from '../probes/testing.js';
 import { deliver } from './deliver.js';
 import { always, type Receiver, sampleMessage, startReceiver } from './testing.js';
 import type { DeliveryAttempt, DeliveryLog } from './types.js';
@@ -370,5 +379,53 @@ describe('deliver: secrets stay out of the log', () => {
         maxAttempts: 1,
       }),
     );
+  });
+});
+
+describe('deliver: HTTPS', () => {
+  const found = findOpenssl();
+  const skip = 'skip' in found ? found.skip : false;
+  let certs: CertMaker;
+  const servers: TestServer[] = [];
+  before(() => {
+    if (!skip) certs = certMaker('bin' in found ? found.bin : '');
+  });
+  after(async () => {
+    for (const s of servers) await s.close();
+    certs?.cleanup();
+  });
+  const serve = async (pem: { key: string; cert: string }) => {
+    const s = await startServer((_req, res) => res.end('ok'), pem);
+    servers.push(s);
+    return s;
+  };
+
+  test('a receiver behind a private CA is reached with `ca`, by name and certificate checked', {
+    skip,
+  }, async () => {
+    const pem = certs.caSigned(30);
+    const s = await serve(pem);
+    const log = await deliver(hook(`https://localhost:${s.port}/in`), msg, { ca: pem.ca });
+    assert.equal(log.ok, true, log.error);
+    assert.equal(s.received.length, 1);
+    assert.equal(s.received[0]?.headers['x-peep-delivery'], log.deliveryId);
+  });
+
+  test('an untrusted certificate is a TLS error, retried, and nothing is sent', { skip }, async () => {
+    const s = await serve(certs.selfSigned(30));
+    const log = await deliver(hook(`https://localhost:${s.port}/in/secretpath123`), msg, {
+      ...fast,
+      maxAttempts: 2,
+    });
+    assert.equal(log.result, 'exhausted');
+    assert.deepEqual(
+      log.attempts.map((a) => a.errorClass),
+      ['tls', 'tls'],
+    );
+    assert.match(
+      log.attempts[0]?.error ?? '',
+      /^tls: TLS with localhost:\d+ failed \(DEPTH_ZERO_SELF_SIGNED_CERT\)$/,
+    );
+    assert.equal(s.received.length, 0);
   });
 });

@@ -3,7 +3,8 @@
  * with retries, and a log of every attempt for the dashboard.
  *
  * - One timer per attempt (10 s by default) covers connect, TLS, the request and the answer's
- *   headers; a 2xx is a success as soon as its status line arrives.
+ *   headers; a 2xx is a success as soon as its status line arrives. HTTPS certificates are always
+ *   verified (`ca` adds trusted CAs to Node's roots); `lookup` can refuse private addresses.
  * - Retried: network errors (refused, reset, DNS, TLS, timeout), 5xx and 429, with exponential
  *   backoff and full jitter (a random wait in [0, min(maxDelayMs, baseDelayMs * 2^(n-1))]), or the
  *   answer's Retry-After (seconds or an HTTP date) capped at retryAfterCapMs.
@@ -22,6 +23,7 @@ import http from 'node:http';
 import https from 'node:https';
 import type { LookupFunction } from 'node:net';
 import { setTimeout as sleep } from 'node:timers/promises';
+import tls from 'node:tls';
 import { renderSlack } from './slack.js';
 import type { Channel, DeliveryAttempt, DeliveryLog, ErrorClass, IncidentMessage } from './types.js';
 import { webhookBody, webhookHeaders } from './webhook.js';
@@ -59,6 +61,8 @@ export interface DeliverOptions {
   random?: () => number;
   /** DNS look-up for the channel's host (e.g. one that refuses private addresses). */
   lookup?: LookupFunction;
+  /** CAs (PEM) trusted besides Node's roots, for receivers behind a private CA. Always verified. */
+  ca?: string | Buffer | (string | Buffer)[];
 }
 
 interface Outcome {
@@ -165,6 +169,7 @@ interface PostOptions {
   timeoutMs: number;
   signal?: AbortSignal;
   lookup?: LookupFunction;
+  ca?: string | Buffer | (string | Buffer)[];
   redact: (s: string) => string;
   now: () => number;
 }
@@ -178,6 +183,7 @@ function post(url: URL, body: Buffer, headers: Record<string, string>, o: PostOp
       headers: { ...headers, 'Content-Length': String(body.length), Connection: 'close' },
       agent: false,
       ...(o.lookup ? { lookup: o.lookup } : {}),
+      ...(o.ca && url.protocol === 'https:' ? { ca: o.ca } : {}),
     });
     const finish = (out: Outcome) => {
       if (done) return;
@@ -246,6 +252,7 @@ export async function deliver(
   const now = opts.now ?? Date.now;
   const random = opts.random ?? Math.random;
   const deliveryId = opts.deliveryId ?? randomUUID();
+  const ca = opts.ca && [...tls.rootCertificates, ...(Array.isArray(opts.ca) ? opts.ca : [opts.ca])];
   const log: DeliveryLog = {
     deliveryId,
     channelKind: channel.kind,
@@ -311,6 +318,7 @@ export async function deliver(
       now,
       ...(opts.signal ? { signal: opts.signal } : {}),
       ...(opts.lookup ? { lookup: opts.lookup } : {}),
+      ...(ca ? { ca } : {}),
     });
     const attempt: DeliveryAttempt = {
       n,
