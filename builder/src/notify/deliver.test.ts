@@ -241,9 +241,14 @@ describe('deliver: retries', () => {
     }
   });
 
-  test('bad options are refused', async () => {
+  test('bad options, a delivery id unfit for a header and an unparseable time are refused', async () => {
     await assert.rejects(deliver(hook('http://127.0.0.1:1/'), msg, { maxAttempts: 0 }), RangeError);
     await assert.rejects(deliver(hook('http://127.0.0.1:1/'), msg, { timeoutMs: Number.NaN }), RangeError);
+    await assert.rejects(deliver(hook('http://127.0.0.1:1/'), msg, { deliveryId: 'a b\n' }), RangeError);
+    await assert.rejects(
+      deliver(hook('http://127.0.0.1:1/'), sampleMessage({ sentAt: 'later' })),
+      RangeError,
+    );
   });
 });
 

@@ -16,7 +16,9 @@
  *   quote the URL; the receiver's answer (first 120 characters, shown for 4xx/5xx) has the URL's
  *   path and query, their parts and the signing secrets cut out.
  * - `signal` aborts the attempt in flight or the wait before the next; deliver then resolves with
- *   result `aborted` (it never rejects, so the caller always has a log to store).
+ *   result `aborted`. A failed delivery never rejects, so the caller always has a log to store;
+ *   only programming errors do (RangeError: bad options, a delivery id unfit for a header, an
+ *   unparseable time in the message).
  */
 import { randomUUID } from 'node:crypto';
 import http from 'node:http';
@@ -252,6 +254,8 @@ export async function deliver(
   const now = opts.now ?? Date.now;
   const random = opts.random ?? Math.random;
   const deliveryId = opts.deliveryId ?? randomUUID();
+  if (!/^[\x21-\x7e]{1,200}$/.test(deliveryId))
+    throw new RangeError('deliveryId must be 1-200 printable ASCII characters without spaces');
   const ca = opts.ca && [...tls.rootCertificates, ...(Array.isArray(opts.ca) ? opts.ca : [opts.ca])];
   const log: DeliveryLog = {
     deliveryId,
