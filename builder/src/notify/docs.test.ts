@@ -135,7 +135,9 @@ describe('docs/webhooks.md: the Python check', () => {
 
   const python = spawnSync('python3', ['--version']).status === 0 ? 'python3' : undefined;
   test('verifies a real delivery and refuses tampered, stale, wrongly signed and malformed ones', {
-    skip: python ? false : 'python3 not found: the Python snippet is not checked',
+    // Under CI a missing python3 fails the test (CI installs it) instead of skipping it.
+    skip:
+      python || process.env.CI === 'true' ? false : 'python3 not found: the Python snippet is not checked',
   }, async () => {
     const [code] = blocks('python', { tested: true });
     assert.ok(code, 'the doc has a tested python block');
