@@ -264,6 +264,7 @@ function addAggregate(a: Agg, r: AggregateRow) {
 /** Minute aggregates per route key and per service total, from events and clients' aggregates. */
 function aggregate(groups: Owned<EventRow>[], aggregates: Owned<AggregateRow>[]): Map<string, Agg> {
   const minute = new Map<string, Agg>();
+  /** The minute aggregate of a key; the service total is the key with no route, method or class. */
   const slot = (
     g: Owned<unknown>,
     gk: string,
@@ -272,45 +273,31 @@ function aggregate(groups: Owned<EventRow>[], aggregates: Owned<AggregateRow>[])
     method: string,
     sc: number,
     bucket: number,
-  ): [Agg, Agg] => {
-    const k1 = `${gk}${service}\u0000${route}\u0000${method}\u0000${sc}\u0000${bucket}`;
-    let a = minute.get(k1);
+  ): Agg => {
+    const k = `${gk}${service}\u0000${route}\u0000${method}\u0000${sc}\u0000${bucket}`;
+    let a = minute.get(k);
     if (!a) {
       a = newAgg(g, service, route, method, sc, bucket);
-      minute.set(k1, a);
+      minute.set(k, a);
     }
-    const k2 = `${gk}${service}\u0000\u0000\u00000\u0000${bucket}`;
-    let t = minute.get(k2);
-    if (!t) {
-      t = newAgg(g, service, '', '', 0, bucket);
-      minute.set(k2, t);
-    }
-    return [a, t];
+    return a;
   };
   for (const g of aggregates) {
     const gk = `${g.projectId}\u0000${g.environmentId}\u0000`;
     for (const r of g.rows) {
-      const [a, t] = slot(g, gk, r.service, r.route, r.method, r.statusClass, r.time - (r.time % MINUTE));
-      addAggregate(a, r);
-      addAggregate(t, r);
+      const bucket = r.time - (r.time % MINUTE);
+      addAggregate(slot(g, gk, r.service, r.route, r.method, r.statusClass, bucket), r);
+      addAggregate(slot(g, gk, r.service, '', '', 0, bucket), r);
     }
   }
   for (const g of groups) {
     const gk = `${g.projectId}\u0000${g.environmentId}\u0000`;
     for (const r of g.rows) {
       if (r.sampled) continue; // counted in an aggregate
-      const [a, t] = slot(
-        g,
-        gk,
-        r.service,
-        r.route,
-        r.method,
-        Math.floor(r.status / 100),
-        r.time - (r.time % MINUTE),
-      );
+      const bucket = r.time - (r.time % MINUTE);
       const index = bucketIndex(r.durationMs);
-      addTo(a, r, index);
-      addTo(t, r, index);
+      addTo(slot(g, gk, r.service, r.route, r.method, Math.floor(r.status / 100), bucket), r, index);
+      addTo(slot(g, gk, r.service, '', '', 0, bucket), r, index);
     }
   }
   return minute;
