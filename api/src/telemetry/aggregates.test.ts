@@ -149,6 +149,8 @@ for (const engine of testEngines()) {
         [{ ...good, count: 3 }, 'out_of_range'], // sketch counts add up to 2
         [{ ...good, sketch: [5000, 2] }, 'out_of_range'],
         [{ ...good, sketch: [-400, 2] }, 'out_of_range'],
+        // another bucket mapping: the counts do not sit where minMs and maxMs fall
+        [{ ...good, sketch: [(good.sketch[0] as number) + 10, ...good.sketch.slice(1)] }, 'out_of_range'],
         [{ ...good, sketch: [10, -1, 3] }, 'invalid_type'],
         [{ ...good, sketch: 'abc' }, 'invalid_type'],
         [{ ...good, sketch: [10] }, 'out_of_range'],

@@ -274,8 +274,13 @@ function bool(o: Record<string, unknown>, k: string): boolean {
 const FIRST_INDEX = bucketIndex(MIN_VALUE);
 const LAST_INDEX = bucketIndex(MAX_VALUE);
 
-/** A dense sketch whose indexes are in range and whose counts are whole, non-negative and add up to `count`. */
-function checkSketch(v: unknown, count: number): number[] {
+/**
+ * A dense sketch whose indexes are in range, whose counts are whole, non-negative and add up to
+ * `count`, and whose lowest and highest non-empty buckets hold minMs and maxMs (one bucket of slack
+ * for a client whose logarithm rounds differently): a client with another bucket mapping is refused
+ * instead of skewing every percentile.
+ */
+function checkSketch(v: unknown, count: number, minMs: number, maxMs: number): number[] {
   if (!Array.isArray(v)) return fail('invalid_type', 'sketch must be an array [firstIndex, count, ...]');
   if (v.length < 2) return fail('out_of_range', 'sketch must hold a first index and at least one count');
   const first = v[0];
@@ -291,6 +296,16 @@ function checkSketch(v: unknown, count: number): number[] {
     total += c;
   }
   if (total !== count) return fail('out_of_range', `sketch counts add up to ${total}, not count (${count})`);
+  let lo = 1;
+  while (v[lo] === 0) lo++;
+  let hi = v.length - 1;
+  while (v[hi] === 0) hi--;
+  const [low, high] = [first + lo - 1, first + hi - 1];
+  if (Math.abs(low - bucketIndex(minMs)) > 1 || Math.abs(high - bucketIndex(maxMs)) > 1)
+    return fail(
+      'out_of_range',
+      `sketch buckets ${low}..${high} do not hold minMs and maxMs (buckets ${bucketIndex(minMs)} and ${bucketIndex(maxMs)})`,
+    );
   return v as number[];
 }
 
@@ -327,7 +342,7 @@ export function checkAggregate(raw: unknown, ctx: CheckContext): Checked<Aggrega
       maxMs,
       bytesIn: num(raw, 'bytesIn', 0, Number.MAX_SAFE_INTEGER, true) ?? 0,
       bytesOut: num(raw, 'bytesOut', 0, Number.MAX_SAFE_INTEGER, true) ?? 0,
-      sketch: checkSketch(raw.sketch, count),
+      sketch: checkSketch(raw.sketch, count, minMs, maxMs),
     };
   });
 }
