@@ -12,16 +12,12 @@
  *   result.ts    CheckResult and the error classes
  */
 import type { LookupFunction } from 'node:net';
+import type { Check } from '@peep/pkg/probe-spec';
 import { createLookupCache } from './dns.js';
 import { DEFAULT_MAX_BODY_BYTES, runHttp } from './http.js';
 import type { CheckResult } from './result.js';
-import type { Check } from './spec.js';
 import { runTcp } from './tcp.js';
 
-export type { LookupCache, LookupCacheOptions } from './dns.js';
-export { createLookupCache } from './dns.js';
-export { DEFAULT_MAX_BODY_BYTES, USER_AGENT } from './http.js';
-export type { CheckResult, ErrorClass, Phases } from './result.js';
 export type {
   Check,
   CheckError,
@@ -32,7 +28,7 @@ export type {
   KeywordAssertion,
   TcpCheck,
   Validation,
-} from './spec.js';
+} from '@peep/pkg/probe-spec';
 export {
   DEFAULT_ACCEPT_STATUS,
   DEFAULT_CERT_WARN_DAYS,
@@ -42,7 +38,11 @@ export {
   MAX_TIMEOUT_MS,
   MIN_TIMEOUT_MS,
   validateCheck,
-} from './spec.js';
+} from '@peep/pkg/probe-spec';
+export type { LookupCache, LookupCacheOptions } from './dns.js';
+export { createLookupCache } from './dns.js';
+export { DEFAULT_MAX_BODY_BYTES, USER_AGENT } from './http.js';
+export type { CheckResult, ErrorClass, Phases } from './result.js';
 
 export interface RunOptions {
   /** Aborting ends the check at once with errorClass 'other', message 'aborted'. */

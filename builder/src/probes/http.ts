@@ -18,8 +18,7 @@
 import http from 'node:http';
 import net, { type LookupFunction, type Socket } from 'node:net';
 import tls, { type TLSSocket } from 'node:tls';
-import { assertJson, type JsonStep, parseJsonPath } from './jsonpath.js';
-import { type CheckResult, classify, type ErrorClass, ms, type Phases } from './result.js';
+import { assertJson, type JsonStep, parseJsonPath } from '@peep/pkg/jsonpath';
 import {
   DEFAULT_ACCEPT_STATUS,
   DEFAULT_CERT_WARN_DAYS,
@@ -29,7 +28,8 @@ import {
   MAX_REDIRECTS,
   parseStatusRange,
   stripBrackets,
-} from './spec.js';
+} from '@peep/pkg/probe-spec';
+import { type CheckResult, classify, type ErrorClass, ms, type Phases } from './result.js';
 
 export const USER_AGENT = 'peep-probe/1';
 export const DEFAULT_MAX_BODY_BYTES = 1024 * 1024;

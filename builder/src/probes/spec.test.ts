@@ -5,8 +5,8 @@
  */
 import assert from 'node:assert/strict';
 import { describe, test } from 'node:test';
+import { parseJsonPath } from '@peep/pkg/jsonpath';
 import { validateCheck } from './check.js';
-import { parseJsonPath } from './jsonpath.js';
 
 const base = { kind: 'http', url: 'https://example.com/health', method: 'GET', timeoutMs: 5000 };
 const codes = (input: unknown) => {

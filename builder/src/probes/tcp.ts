@@ -3,8 +3,8 @@
  * is accepted; phases are DNS and connect. The timer covers both.
  */
 import net, { type LookupFunction } from 'node:net';
+import type { TcpCheck } from '@peep/pkg/probe-spec';
 import { type CheckResult, classify, type ErrorClass, ms, type Phases } from './result.js';
-import type { TcpCheck } from './spec.js';
 
 export interface TcpEnv {
   now: () => number;

@@ -13,7 +13,7 @@
  * (a numeric string counts as its number). A path that does not resolve fails every op but exists
  * (neq included: "not equal" needs a value to compare).
  */
-import type { JsonOp } from './spec.js';
+import type { JsonOp } from './probe-spec.js';
 
 export type JsonStep = string | number;
 const MAX_STEPS = 32;
