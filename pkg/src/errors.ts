@@ -123,6 +123,31 @@ export const ERROR_CODES = {
     status: 400,
     description: 'A query parameter is not a filter this endpoint knows; `details.allowed` lists them.',
   },
+  // uptime targets
+  target_not_found: { status: 404, description: 'No uptime target with this id in this project.' },
+  target_exists: {
+    status: 409,
+    description: 'The project already has a target with this name in this environment.',
+  },
+  invalid_spec: {
+    status: 400,
+    description:
+      "The target's check spec is invalid; `details` lists each problem (`path`, `code`, `message`; codes in docs/uptime.md).",
+  },
+  invalid_targets: {
+    status: 400,
+    description:
+      'Some items of a `targets apply` are invalid; `details` lists each one (`index`, `name`, `code`, `message`). Nothing was applied.',
+  },
+  duplicate_target: {
+    status: 400,
+    description: 'A `targets apply` list names the same target (name and environment) more than once.',
+  },
+  heartbeat_not_found: {
+    status: 404,
+    description: 'No heartbeat target has this push URL: the token is unknown or was rotated.',
+  },
+  target_paused: { status: 409, description: 'The target is paused; resume it to accept heartbeats.' },
   // server
   service_unavailable: {
     status: 503,
