@@ -24,6 +24,7 @@ import { registerErrorHandling } from './core/errors.js';
 import { registerHealth } from './core/health.js';
 import { createMetrics, registerMetrics } from './core/metrics.js';
 import type { Deps } from './core/types.js';
+import { registerUptimeMetrics } from './core/uptime-metrics.js';
 import { registerValidation } from './core/validation.js';
 import { registerDeviceRoutes } from './device/routes.js';
 import { createDeviceService } from './device/service.js';
@@ -181,6 +182,7 @@ export async function buildApi(
 
   const metrics = createMetrics();
   registerMetrics(app, metrics, config.metricsToken);
+  registerUptimeMetrics(metrics.registry, db);
   // Exact only where every revocation is seen (see auth-cache.ts): one process on the embedded
   // database, or replicas sharing a NATS bus.
   const cacheCredentials = db.engine === 'pglite' || deps.bus.distributed;
