@@ -35,6 +35,8 @@ import { createMemberService } from './members/service.js';
 import { registerOtlpRoutes } from './otlp/routes.js';
 import { registerProjectRoutes } from './projects/routes.js';
 import { createProjectService } from './projects/service.js';
+import { registerStatusRoutes } from './status/routes.js';
+import { createStatusService } from './status/service.js';
 import { createIngestAuth, type IngestAuth } from './telemetry/ingest-auth.js';
 import { registerIngestRoutes } from './telemetry/ingest-routes.js';
 import { createIngestPipeline, type IngestPipeline } from './telemetry/pipeline.js';
@@ -228,6 +230,7 @@ export async function buildApi(
   await registerOtlpRoutes(app, { auth: ingestAuth, pipeline, clock, bodyLimit: config.ingestBodyLimit });
   const telemetry = createTelemetryService({ db, clock, config });
   registerTelemetryRoutes(app, { projects, telemetry });
+  registerStatusRoutes(app, { projects, telemetry, status: createStatusService({ db }) });
   const streams = createStreams({ db, bus: deps.bus, config, telemetry });
   registerStreamRoutes(app, { projects, streams, telemetry });
   metrics.probes.streamConnections = () => streams.open();

@@ -225,6 +225,18 @@ ik.command('revoke')
   .action(lazy(ingestKeys, (m, ctx, [ref], o: IngestKeyOpts) => m.revoke(ctx, ref as string, o)));
 
 program
+  .command('status')
+  .description("one table of everything's health: targets, services (last 15 min) and active incidents")
+  .option('--project <project>', 'project id or slug (default: PEEP_PROJECT, else all your projects)')
+  .option('--env <env>', 'only this environment (slug)')
+  .action(
+    lazy(
+      () => import('./commands/status.js'),
+      (m, ctx, _a, o: import('./commands/status.js').StatusOptions) => m.status(ctx, o),
+    ),
+  );
+
+program
   .command('metrics')
   .description('p50/p95/p99 latency, requests per second and error rate per route')
   .addOption(optionalProject())
