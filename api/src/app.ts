@@ -45,6 +45,7 @@ import { createTelemetryService } from './telemetry/service.js';
 import { createStreams, registerStreamRoutes } from './telemetry/stream.js';
 import { registerTokenRoutes } from './tokens/routes.js';
 import { createTokenService } from './tokens/service.js';
+import { registerUptime } from './uptime/routes.js';
 
 const REQUEST_ID = /^[A-Za-z0-9._:-]{1,128}$/;
 
@@ -212,6 +213,7 @@ export async function buildApi(
   registerProjectRoutes(app, { projects });
   registerMemberRoutes(app, { projects, members });
   registerIngestKeyRoutes(app, { projects, ingestKeys });
+  await registerUptime(app, { ...deps, projects });
 
   const ingestAuth = createIngestAuth({ db, bus: deps.bus, clock, cache: cacheCredentials });
   const pipeline = createIngestPipeline({
