@@ -40,11 +40,6 @@ const owner = await createOwner(server);
 const p = await createProjectWithKey(server, owner, { name: 'uptime list' });
 const base = `/api/v1/projects/${p.projectId}/targets`;
 
-let seed = 4242;
-const rand = () => {
-  seed = (seed * 1103515245 + 12345) % 2147483648;
-  return seed / 2147483648;
-};
 const WORDS = ['api', 'web', 'db', 'cache', 'queue', 'auth', 'search', 'billing', 'mail', 'cdn'];
 const ENVS = ['prod', 'staging', 'dev'];
 const items = Array.from({ length: total }, (_, i) => {
