@@ -1,10 +1,14 @@
 /**
- * The background workers. For now: the janitor and telemetry retention. Later issues add the build and deploy pipeline and the
+ * The background workers. For now: the janitor, telemetry retention, and the notification outbox
+ * worker with its reminders (builder/src/notifier; needs the master keys). Later issues add the build and deploy pipeline and the
  * schedulers. Each job runs in a supervised loop: a failure is logged and retried with exponential
  * backoff (1 s doubling to 5 min), so one bad run never stops the worker.
  */
 import type { Bus, Clock, Db, Logger } from '@peep/pkg';
+import type { MasterKeys } from '@peep/pkg/project-keys';
 import { janitorRepo } from './janitor.js';
+import { enqueueReminders } from './notifier/reminders.js';
+import { createNotifier, type DeliveryTuning, type Notifier } from './notifier/worker.js';
 import { purgeTelemetry, type RetentionLimits } from './retention.js';
 
 export interface BuilderDeps {
@@ -18,6 +22,17 @@ export interface BuilderDeps {
   retention?: RetentionLimits;
   /** How often telemetry retention runs. */
   retentionEveryMs?: number;
+  /**
+   * The master keys (a keyring, or pkg's keyringFromConfig loader) that open channel URLs and
+   * secrets. Without them the notifier and reminders do not run (logged once at start).
+   */
+  keys?: MasterKeys;
+  /** The notifier's deliver() options (attempts, backoff, timeout); default deliver's defaults. */
+  delivery?: DeliveryTuning;
+  /** Dashboard base URL for reminder messages built without an earlier message (PEEP_PUBLIC_URL). */
+  publicUrl?: string;
+  /** How often due reminders are enqueued; default 30 s. */
+  remindersEveryMs?: number;
 }
 
 export interface Job {
@@ -56,6 +71,31 @@ export function createBuilder(deps: BuilderDeps): Builder {
       },
     },
   ];
+  const keys = deps.keys;
+  const notifier: Notifier | null = keys
+    ? createNotifier({
+        db,
+        bus: deps.bus,
+        log: log.child({ component: 'notifier' }),
+        clock,
+        keys,
+        ...(deps.delivery ? { delivery: deps.delivery } : {}),
+      })
+    : null;
+  if (notifier)
+    jobs.push({
+      name: 'notify-reminders',
+      everyMs: deps.remindersEveryMs ?? 30_000,
+      async run() {
+        const n = await enqueueReminders({
+          db,
+          bus: deps.bus,
+          clock,
+          ...(deps.publicUrl ? { baseUrl: deps.publicUrl } : {}),
+        });
+        if (n > 0) log.info({ job: 'notify-reminders', enqueued: n }, 'reminders enqueued');
+      },
+    });
   const state = new Map(
     jobs.map((j) => [
       j.name,
@@ -103,16 +143,19 @@ export function createBuilder(deps: BuilderDeps): Builder {
       if (!stopped) return;
       stopped = false;
       for (const j of jobs) schedule(j, 1000);
-      log.info({ jobs: jobs.map((j) => j.name) }, 'builder started');
+      notifier?.start();
+      if (!notifier) log.warn('no master keys given to the builder: notifications are not sent');
+      log.info({ jobs: jobs.map((j) => j.name), notifier: notifier?.workerId ?? null }, 'builder started');
     },
     async stop() {
       stopped = true;
       for (const t of timers) clearTimeout(t);
       timers.clear();
-      await Promise.all(running);
+      await Promise.all([...running, notifier?.stop()]);
     },
     async runOnce() {
       for (const j of jobs) await runJob(j);
+      await notifier?.drain();
     },
     status: () =>
       jobs.map((j) => ({
@@ -121,3 +164,7 @@ export function createBuilder(deps: BuilderDeps): Builder {
       })),
   };
 }
+
+// For the API (channel routes: sealing, test sends) and the CLI.
+export * from './notifier/index.js';
+export * from './notify/index.js';
