@@ -148,6 +148,14 @@ export const ERROR_CODES = {
     description: 'No heartbeat target has this push URL: the token is unknown or was rotated.',
   },
   target_paused: { status: 409, description: 'The target is paused; resume it to accept heartbeats.' },
+  // notification channels
+  channel_not_found: { status: 404, description: 'No notification channel with this id in this project.' },
+  channel_exists: { status: 409, description: 'The project already has a notification channel with this name.' },
+  invalid_channel_url: {
+    status: 400,
+    description:
+      'The channel URL is not usable: Slack needs `https://hooks.slack.com/…`; webhooks need an absolute http(s) URL without a user name or password. The message says which rule failed (it never repeats the URL).',
+  },
   // server
   service_unavailable: {
     status: 503,
