@@ -3,7 +3,7 @@
  * The `peep` command. Only commander and a few small local modules load here, so `peep --help` stays
  * fast; each command's implementation is imported when it runs.
  */
-import { type Command, CommanderError, Option, program } from 'commander';
+import { type Command, CommanderError, InvalidArgumentError, Option, program } from 'commander';
 import { intIn, parseList, parseScopes, parseSince, parseTime, ROLES } from './args.js';
 import type { Context, GlobalOptions } from './context.js';
 import { EXIT, EXIT_CODE_HELP } from './errors.js';
@@ -233,6 +233,96 @@ program
     lazy(
       () => import('./commands/status.js'),
       (m, ctx, _a, o: import('./commands/status.js').StatusOptions) => m.status(ctx, o),
+    ),
+  );
+
+/** `30s`, `5m`, `1h`, `1d`, `500ms` or plain seconds, in milliseconds, within [min, max] ms. */
+function duration(min: number, max: number) {
+  return (value: string) => {
+    const m = /^(\d+(?:\.\d+)?)(ms|s|m|h|d)?$/.exec(value.trim());
+    const ms = m
+      ? Number(m[1]) * { ms: 1, s: 1e3, m: 6e4, h: 3.6e6, d: 8.64e7 }[(m[2] ?? 's') as 'ms']
+      : Number.NaN;
+    if (!(ms >= min && ms <= max))
+      throw new InvalidArgumentError(
+        `expected a duration such as 30s, 5m, 1h, from ${min / 1000} s to ${max / 1000} s.`,
+      );
+    return Math.round(ms);
+  };
+}
+const collect = (value: string, previous: string[] = []) => [...previous, value];
+
+const tg = program.command('targets').description('uptime targets: HTTP(S) and TCP checks, heartbeats');
+const targets = () => import('./commands/targets.js');
+type TargetsModule = typeof import('./commands/targets.js');
+tg.command('add')
+  .argument('<name>', 'target name (unique in its environment)')
+  .description('add a target: --url URL, --tcp HOST:PORT or --heartbeat (prints its push URL once)')
+  .addOption(optionalProject())
+  .option('--env <env>', 'environment slug', 'prod')
+  .option('--url <url>', 'HTTP(S) check of this URL')
+  .option('--tcp <host:port>', 'TCP connect check')
+  .option('--heartbeat', 'a job calls the push URL; down when no call comes within interval + grace')
+  .option('--method <method>', 'HTTP method (default GET)')
+  .option(
+    '--interval <duration>',
+    'how often: 5s to 1d (default 60s; heartbeats 1h)',
+    duration(5000, 86_400_000),
+  )
+  .option('--timeout <duration>', 'check timeout: 100ms to 60s (default 10s)', duration(100, 60_000))
+  .option('--grace <duration>', 'heartbeats: how late a beat may be (default 0)', duration(0, 86_400_000))
+  .option('--expect <status>', 'accepted status codes, e.g. 200-299 (repeatable; default 200-399)', collect)
+  .option('--keyword <text>', 'the body must contain this text')
+  .option('--fail-after <n>', 'failed checks in a row before down (1-100, default 1)', intIn(1, 100))
+  .option('--tag <tag>', 'tag (repeatable)', collect)
+  .option('--paused', 'create it paused')
+  .action(
+    lazy(targets, (m: TargetsModule, ctx, [name], o: import('./commands/targets.js').AddOptions) =>
+      m.add(ctx, name as string, o),
+    ),
+  );
+tg.command('ls')
+  .alias('list')
+  .description('list targets with their status (name order)')
+  .addOption(optionalProject())
+  .addOption(new Option('--status <status>', 'only this status').choices(['up', 'down', 'pending', 'paused']))
+  .addOption(new Option('--kind <kind>', 'only this kind').choices(['http', 'tcp', 'heartbeat']))
+  .option('--env <env>', 'only this environment (slug)')
+  .option('--tag <tag>', 'only targets with this tag')
+  .option('--q <text>', 'names containing this text')
+  .option('--limit <n>', 'most targets to show (1-100000, default 1000)', intIn(1, 100_000), 1000)
+  .action(
+    lazy(targets, (m: TargetsModule, ctx, _a, o: import('./commands/targets.js').ListOptions) =>
+      m.list(ctx, o),
+    ),
+  );
+for (const [cmd, desc] of [
+  ['rm', 'delete a target'],
+  ['pause', 'pause a target: no checks, no incidents'],
+  ['resume', 'resume a paused target'],
+] as const)
+  tg.command(cmd)
+    .argument('<target>', 'target name or id')
+    .description(desc)
+    .addOption(optionalProject())
+    .option('--env <env>', 'the environment, when several have a target of that name')
+    .action(
+      lazy(targets, (m: TargetsModule, ctx, [ref], o: import('./commands/targets.js').RefOptions) =>
+        cmd === 'rm'
+          ? m.remove(ctx, ref as string, o)
+          : m.setEnabled(ctx, ref as string, o, cmd === 'resume'),
+      ),
+    );
+tg.command('apply')
+  .argument('<file>', 'YAML file of targets (docs/uptime.md; `-` reads stdin)')
+  .description("make the project's targets match a file: create, update, and with --prune delete")
+  .addOption(optionalProject())
+  .option('--env <env>', "the file's environment (overrides its env:)")
+  .option('--dry-run', 'print what would change, change nothing')
+  .option('--prune', 'delete targets the file does not list (in --env, or the whole project)')
+  .action(
+    lazy(targets, (m: TargetsModule, ctx, [file], o: import('./commands/targets.js').ApplyOptions) =>
+      m.apply(ctx, file as string, o),
     ),
   );
 
