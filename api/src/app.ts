@@ -8,6 +8,7 @@ import cookie from '@fastify/cookie';
 import helmet from '@fastify/helmet';
 import rateLimit from '@fastify/rate-limit';
 import swagger from '@fastify/swagger';
+import { keyringFromConfig } from '@peep/pkg/project-keys';
 import Fastify, {
   type FastifyBaseLogger,
   type FastifyInstance,
@@ -18,6 +19,7 @@ import { registerAuditRoutes } from './audit/routes.js';
 import { createAuditService } from './audit/service.js';
 import { registerAuthRoutes } from './auth/routes.js';
 import { createAuthService } from './auth/service.js';
+import { registerChannels } from './channels/routes.js';
 import { registerAuth } from './core/auth.js';
 import { createAuthCache } from './core/auth-cache.js';
 import { registerErrorHandling } from './core/errors.js';
@@ -214,6 +216,7 @@ export async function buildApi(
   registerMemberRoutes(app, { projects, members });
   registerIngestKeyRoutes(app, { projects, ingestKeys });
   await registerUptime(app, { ...deps, projects });
+  registerChannels(app, { ...deps, projects, keys: deps.keys ?? keyringFromConfig(config, log) });
 
   const ingestAuth = createIngestAuth({ db, bus: deps.bus, clock, cache: cacheCredentials });
   const pipeline = createIngestPipeline({

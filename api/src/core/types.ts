@@ -1,4 +1,5 @@
 import type { Bus, Clock, Config, Db, Logger } from '@peep/pkg';
+import type { MasterKeys } from '@peep/pkg/project-keys';
 import type { Scope } from '@peep/pkg/schemas';
 
 export { type Clock, systemClock } from '@peep/pkg';
@@ -10,6 +11,13 @@ export interface Deps {
   bus: Bus;
   log: Logger;
   clock: Clock;
+  /**
+   * The master keys that seal project secrets (channel URLs): a keyring, or a loader such as
+   * `keyringFromConfig(config, log)` from @peep/pkg/project-keys. Default: that loader, so the key
+   * is read (embedded mode: `<data dir>/master.key`, created if missing) when first needed. Pass the
+   * same value to the builder so both use one key.
+   */
+  keys?: MasterKeys;
 }
 
 export interface AuthUser {
