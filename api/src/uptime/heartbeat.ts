@@ -38,6 +38,7 @@ export async function registerHeartbeatRoutes(
       schema: {
         tags: ['uptime'],
         summary: 'Heartbeat push: the job behind this URL ran',
+        security: [],
         params: Params,
         response: { 200: Ok, ...errorResponses },
       },

@@ -118,8 +118,14 @@ export const ListTargetsQuery = Obj({
   env: Type.Optional(EnvName),
   status: Type.Optional(TargetStatus),
   kind: Type.Optional(TargetKind),
-  tag: Type.Optional(Type.String({ maxLength: 40 })),
-  q: Type.Optional(Type.String({ maxLength: 100, description: 'name contains (case-insensitive)' })),
+  tag: Type.Optional(Tag),
+  q: Type.Optional(
+    Type.String({
+      maxLength: 100,
+      pattern: '^[^\\u0000]*$',
+      description: 'name contains (case-insensitive)',
+    }),
+  ),
   cursor: Type.Optional(Type.String({ maxLength: 400 })),
   limit: Type.Optional(Type.Integer({ minimum: 1, maximum: 500, default: 50 })),
 });

@@ -121,7 +121,30 @@ export function normalizeSpec(
       };
   }
   const v = validateCheck(input);
-  return v.ok ? { ok: true, spec: v.check as unknown as Record<string, unknown> } : v;
+  if (!v.ok) return v;
+  const nul = nulPath(v.check, '');
+  if (nul !== null)
+    return {
+      ok: false,
+      errors: [{ path: nul, code: 'invalid_value', message: `${nul || 'spec'} contains a NUL character` }],
+    };
+  return { ok: true, spec: v.check as unknown as Record<string, unknown> };
+}
+
+/** The path of the first string holding U+0000 (which jsonb cannot store), else null. */
+function nulPath(v: unknown, path: string): string | null {
+  if (typeof v === 'string') return v.includes('\u0000') ? path : null;
+  if (Array.isArray(v)) {
+    for (const [i, x] of v.entries()) {
+      const p = nulPath(x, `${path}[${i}]`);
+      if (p !== null) return p;
+    }
+  } else if (v && typeof v === 'object')
+    for (const [k, x] of Object.entries(v)) {
+      const p = nulPath(x, path ? `${path}.${k}` : k);
+      if (p !== null) return p;
+    }
+  return null;
 }
 
 export function specError(errors: CheckError[]): AppError {
@@ -166,6 +189,7 @@ export function decodeCursor(c: string): { name: string; id: string } {
       Array.isArray(v) &&
       v.length === 2 &&
       typeof v[0] === 'string' &&
+      !v[0].includes('\u0000') &&
       typeof v[1] === 'string' &&
       UUID.test(v[1])
     )

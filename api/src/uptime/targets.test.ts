@@ -223,6 +223,13 @@ for (const engine of testEngines()) {
       assert.equal(bad.body.error.code, 'invalid_spec');
       const codes = bad.body.error.details.map((d: { code: string }) => d.code).sort();
       assert.deepEqual(codes, ['forbidden_header', 'invalid_method', 'out_of_range', 'unsupported_scheme']);
+      // PostgreSQL cannot store U+0000 in jsonb: refused up front, not a 500.
+      const nul = await create({ name: 'a', spec: { ...http(), method: 'POST', body: 'a\u0000b' } });
+      assert.equal(nul.status, 400);
+      assert.deepEqual(
+        nul.body.error.details.map((d: { path: string; code: string }) => [d.path, d.code]),
+        [['body', 'invalid_value']],
+      );
       const mismatch = await create({ name: 'a', kind: 'tcp', spec: { kind: 'http', ...http() } });
       assert.equal(mismatch.body.error.details[0].code, 'invalid_kind');
 
@@ -453,6 +460,12 @@ for (const engine of testEngines()) {
           ['?limit=0', 'validation_failed'],
           ['?status=sleeping', 'validation_failed'],
           ['?colour=red', 'validation_failed'],
+          ['?q=%00', 'validation_failed'],
+          ['?tag=%00', 'validation_failed'],
+          [
+            `?cursor=${Buffer.from(`["a\u0000","${crypto.randomUUID()}"]`).toString('base64url')}`,
+            'invalid_cursor',
+          ],
         ]) {
           const r = await call(s, owner, 'GET', `/api/v1/projects/${pid}/targets${q}`);
           assert.equal(r.status, 400, q);
