@@ -3,6 +3,7 @@ import { after, before, describe, test } from 'node:test';
 import { type Clock, createLogger, createMemoryBus, type Db } from '@peep/pkg';
 import { createKeyring, generateMasterKey } from '@peep/pkg/master-key';
 import { openTestDb, type TestDb, testEngines } from '@peep/pkg/testing';
+import { createBuilder } from '../index.js';
 import { always, type Receiver, startReceiver } from '../notify/testing.js';
 import type { DeliveryAttempt } from '../notify/types.js';
 import { verifyWebhookSignature, type WebhookBodyV1 } from '../notify/webhook.js';
@@ -500,6 +501,38 @@ for (const engine of testEngines()) {
       assert.equal(r.status, 'failed');
       assert.match(r.error ?? '', /cannot open the channel's sealed URL or secret \(tampered_or_wrong_key\)/);
       assert.equal(hook.hits.length, 0);
+    });
+
+    test('the builder runs the notifier when given master keys, and wakes it on notify.wake', async () => {
+      const p = await seedProject(t.db);
+      const hook = await receiver(always(200));
+      const ch = await seedChannel(t.db, keys, {
+        projectId: p.projectId,
+        kind: 'webhook',
+        url: hook.url('/b'),
+      });
+      const bus = createMemoryBus();
+      const builder = createBuilder({ db: t.db, bus, log, clock: systemClock, keys, delivery: fast });
+      builder.start();
+      try {
+        assert.ok(builder.status().some((j) => j.name === 'notify-reminders'));
+        const inc = await seedIncident(t.db, p);
+        const id = await enqueueDelivery(t.db, {
+          channelId: ch.id,
+          projectId: p.projectId,
+          incidentId: inc.id,
+          type: 'opened',
+          message: messageFor(inc, p, 'opened', new Date()),
+        });
+        bus.publish(NOTIFY_WAKE, {});
+        await hook.waitFor(1, 3000);
+        await waitFor('ok', async () => (await row(t.db, id)).status === 'ok');
+      } finally {
+        await builder.stop();
+      }
+      // Without keys: no notifier, no reminder job.
+      const bare = createBuilder({ db: t.db, bus, log, clock: systemClock });
+      assert.ok(!bare.status().some((j) => j.name === 'notify-reminders'));
     });
   });
 }
