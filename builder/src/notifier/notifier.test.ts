@@ -2,6 +2,7 @@ import assert from 'node:assert/strict';
 import { after, before, describe, test } from 'node:test';
 import { type Clock, createLogger, createMemoryBus, type Db } from '@peep/pkg';
 import { createKeyring, generateMasterKey } from '@peep/pkg/master-key';
+import { sealForProject } from '@peep/pkg/project-keys';
 import { openTestDb, type TestDb, testEngines } from '@peep/pkg/testing';
 import { createBuilder } from '../index.js';
 import { always, type Receiver, startReceiver } from '../notify/testing.js';
@@ -9,6 +10,7 @@ import type { DeliveryAttempt } from '../notify/types.js';
 import { verifyWebhookSignature, type WebhookBodyV1 } from '../notify/webhook.js';
 import { enqueueReminders } from './reminders.js';
 import { NOTIFY_WAKE } from './repo.js';
+import { secretPurpose } from './sealed.js';
 import { enqueueDelivery, messageFor, seedChannel, seedIncident, seedProject } from './testing.js';
 import { createNotifier, type NotifierOptions } from './worker.js';
 
@@ -501,6 +503,55 @@ for (const engine of testEngines()) {
       assert.equal(r.status, 'failed');
       assert.match(r.error ?? '', /cannot open the channel's sealed URL or secret \(tampered_or_wrong_key\)/);
       assert.equal(hook.hits.length, 0);
+    });
+
+    test('two workers draining the same outbox deliver every row exactly once', async () => {
+      const p = await seedProject(t.db);
+      const hook = await receiver(always(200));
+      // A bare sealed secret (not the JSON form) is read as the secret.
+      const ch = await seedChannel(t.db, keys, {
+        projectId: p.projectId,
+        kind: 'webhook',
+        url: hook.url('/race'),
+      });
+      await t.db.query('UPDATE channels SET secret_sealed = $2 WHERE id = $1', [
+        ch.id,
+        await sealForProject(t.db, keys, p.projectId, 'peep_whsec_bare_secret_value', secretPurpose(ch.id)),
+      ]);
+      const inc = await seedIncident(t.db, p);
+      const ids = new Set<string>();
+      for (let i = 0; i < 40; i++)
+        ids.add(
+          await enqueueDelivery(t.db, {
+            channelId: ch.id,
+            projectId: p.projectId,
+            incidentId: inc.id,
+            type: 'opened',
+            message: messageFor(inc, p, 'opened', new Date()),
+          }),
+        );
+      const [a, b] = await Promise.all([
+        notifier({ workerId: 'w-a', concurrency: 4 }).drain(),
+        notifier({ workerId: 'w-b', concurrency: 4 }).drain(),
+      ]);
+      assert.equal(a + b, 40);
+      assert.equal(hook.hits.length, 40);
+      assert.deepEqual(new Set(hook.hits.map((h) => h.headers['x-peep-delivery'])), ids);
+      const hit = hook.hits[0];
+      assert.ok(hit);
+      assert.ok(
+        verifyWebhookSignature(
+          'peep_whsec_bare_secret_value',
+          hit.headers['x-peep-timestamp'] as string,
+          hit.raw,
+          hit.headers['x-peep-signature'] as string,
+        ).ok,
+      );
+      const { rows } = await t.db.query<{ n: number }>(
+        `SELECT count(*)::int AS n FROM deliveries WHERE channel_id = $1 AND status = 'ok'`,
+        [ch.id],
+      );
+      assert.equal(rows[0]?.n, 40);
     });
 
     test('the builder runs the notifier when given master keys, and wakes it on notify.wake', async () => {

@@ -4,7 +4,8 @@
  * (`channel:<id>:url`, `channel:<id>:secret`), so a sealed value copied to another channel or
  * project does not open. The API seals (create, update, rotate); the notifier opens.
  *
- * The sealed secret is JSON `{ "secret", "previous"?, "previousUntil"? }`: after a rotation the old
+ * The sealed secret is JSON `{ "secret", "previous"?, "previousUntil"? }` (a bare string is read as
+ * the secret alone): after a rotation the old
  * secret keeps signing alongside the new one until `previousUntil` (docs/webhooks.md: receivers
  * accept any matching signature), so receivers can switch without missing a message.
  */
@@ -72,10 +73,15 @@ export async function openSecrets(
 ): Promise<WebhookSecrets | null> {
   if (row.secret_sealed === null) return null;
   const text = await openForProject(db, keys, row.project_id, row.secret_sealed, secretPurpose(row.id));
-  const parsed = JSON.parse(text) as WebhookSecrets;
+  // A bare secret (not JSON) is read as one; errors never quote the text (JSON.parse's would).
+  if (!text.startsWith('{')) return { secret: text };
+  let parsed: Partial<WebhookSecrets> | null = null;
+  try {
+    parsed = JSON.parse(text) as Partial<WebhookSecrets>;
+  } catch {}
   if (typeof parsed?.secret !== 'string')
-    throw new Error(`channel ${row.id}: the sealed secret has no secret`);
-  return parsed;
+    throw new Error(`channel ${row.id}: the sealed signing secret is not in the expected format`);
+  return parsed as WebhookSecrets;
 }
 
 /** The channel as deliver() takes it: URL and secrets opened, a previous secret only while it lasts. */
