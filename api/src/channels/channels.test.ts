@@ -15,6 +15,7 @@ import { verifyWebhookSignature } from '@peep/builder';
 import { always, type Receiver, startReceiver } from '@peep/builder/notify/testing';
 import { createLogger, createMemoryBus, loadConfig } from '@peep/pkg';
 import { createKeyring, generateMasterKey } from '@peep/pkg/master-key';
+import { keyringFromConfig, type MasterKeys } from '@peep/pkg/project-keys';
 import { buildApi } from '../app.js';
 import { systemClock } from '../core/types.js';
 import {
@@ -30,7 +31,10 @@ import {
 } from '../testing.js';
 
 /** A test server like testing.ts's, with the log output captured and a keyring of its own. */
-async function startServer(engine: Engine): Promise<TestServer & { logs: string[] }> {
+async function startServer(
+  engine: Engine,
+  keys: MasterKeys = createKeyring(generateMasterKey()),
+): Promise<TestServer & { logs: string[] }> {
   const t = await openTestDb(engine);
   const dataDir = fs.mkdtempSync(path.join(os.tmpdir(), 'peep-channels-'));
   const config = loadConfig(
@@ -60,7 +64,7 @@ async function startServer(engine: Engine): Promise<TestServer & { logs: string[
     bus,
     log,
     clock: systemClock,
-    keys: createKeyring(generateMasterKey()),
+    keys,
   });
   await api.app.listen({ port: 0, host: '127.0.0.1' });
   const addr = api.app.server.address();
@@ -471,3 +475,31 @@ for (const engine of testEngines()) {
     });
   });
 }
+
+test('without a master key (scaled out, PEEP_MASTER_KEY unset) channels answer 503 naming the variable', async () => {
+  const keys = keyringFromConfig(
+    {
+      masterKey: '',
+      masterKeyPrevious: [],
+      databaseUrl: 'postgres://db.invalid/peep',
+      dataDir: '/nonexistent',
+    },
+    createLogger({ level: 'silent' }),
+  );
+  const s = await startServer('pglite', keys);
+  try {
+    const owner = await createOwner(s);
+    const { projectId } = await createProjectWithKey(s, owner, { name: 'Keyless' });
+    const r = await call(s, owner, 'POST', `/api/v1/projects/${projectId}/channels`, {
+      name: 'x',
+      kind: 'webhook',
+      url: 'https://example.com/hook',
+    });
+    assert.equal(r.status, 503, JSON.stringify(r.body));
+    assert.equal(r.body.error.code, 'service_unavailable');
+    assert.match(r.body.error.message, /PEEP_MASTER_KEY is required/);
+    assert.equal((await call(s, owner, 'GET', `/api/v1/projects/${projectId}/channels`)).status, 200);
+  } finally {
+    await s.close();
+  }
+});
