@@ -54,7 +54,7 @@ export async function enqueueReminders(o: ReminderOptions): Promise<number> {
           numbers: i.numbers ?? {},
           reason: i.reason,
         },
-        url: `${(o.baseUrl ?? '').replace(/\/+$/, '')}/projects/${i.project_id}/incidents/${i.number}`,
+        url: `${(o.baseUrl ?? '').replace(/\/+$/, '')}/projects/${i.project_id}/uptime/incidents/${i.number}`,
         sentAt: now.toISOString(),
       });
     }
