@@ -1,15 +1,18 @@
 /**
- * The background workers. For now: the janitor, telemetry retention, and the notification outbox
- * worker with its reminders (builder/src/notifier; needs the master keys). Later issues add the build and deploy pipeline and the
- * schedulers. Each job runs in a supervised loop: a failure is logged and retried with exponential
+ * The background workers: the janitor, telemetry retention, the uptime scheduler (builder/src/uptime),
+ * and the notification outbox worker with its reminders (builder/src/notifier; needs the master keys).
+ * Later issues add the build and deploy pipeline. Each job runs in a supervised loop: a failure is logged and retried with exponential
  * backoff (1 s doubling to 5 min), so one bad run never stops the worker.
  */
 import type { Bus, Clock, Db, Logger } from '@peep/pkg';
 import type { MasterKeys } from '@peep/pkg/project-keys';
+import { createIncidentStore } from './incidents/store.js';
 import { janitorRepo } from './janitor.js';
 import { enqueueReminders } from './notifier/reminders.js';
+import { NOTIFY_WAKE } from './notifier/repo.js';
 import { createNotifier, type DeliveryTuning, type Notifier } from './notifier/worker.js';
 import { purgeTelemetry, type RetentionLimits } from './retention.js';
+import { createScheduler, type Scheduler, type SchedulerOptions } from './uptime/scheduler.js';
 
 export interface BuilderDeps {
   db: Db;
@@ -33,6 +36,16 @@ export interface BuilderDeps {
   publicUrl?: string;
   /** How often due reminders are enqueued; default 30 s. */
   remindersEveryMs?: number;
+  /**
+   * The uptime scheduler (builder/src/uptime): checks the targets of the shards this worker leases.
+   * `false` turns it off (tests of other jobs); options tune it.
+   */
+  uptime?:
+    | false
+    | Pick<
+        SchedulerOptions,
+        'workerId' | 'concurrency' | 'tickMs' | 'leaseTtlMs' | 'reloadMs' | 'ca' | 'writer'
+      >;
 }
 
 export interface Job {
@@ -47,6 +60,8 @@ export interface Builder {
   /** Runs every job once now (used by tests and `peep builder --once`). */
   runOnce(): Promise<void>;
   status(): { name: string; lastRunAt: string | null; lastError: string | null; failures: number }[];
+  /** The uptime scheduler, when it runs. */
+  scheduler: Scheduler | null;
 }
 
 export function createBuilder(deps: BuilderDeps): Builder {
@@ -71,6 +86,14 @@ export function createBuilder(deps: BuilderDeps): Builder {
       },
     },
   ];
+  const incidents = createIncidentStore({
+    ...(deps.publicUrl ? { publicUrl: deps.publicUrl } : {}),
+    wake: () => deps.bus.publish(NOTIFY_WAKE, { reason: 'incident' }),
+  });
+  const scheduler: Scheduler | null =
+    deps.uptime === false
+      ? null
+      : createScheduler({ db, bus: deps.bus, log, incidents, ...(deps.uptime ?? {}) });
   const keys = deps.keys;
   const notifier: Notifier | null = keys
     ? createNotifier({
@@ -144,6 +167,7 @@ export function createBuilder(deps: BuilderDeps): Builder {
       stopped = false;
       for (const j of jobs) schedule(j, 1000);
       notifier?.start();
+      scheduler?.start().catch((err) => log.error({ err }, 'uptime scheduler failed to start'));
       if (!notifier) log.warn('no master keys given to the builder: notifications are not sent');
       log.info({ jobs: jobs.map((j) => j.name), notifier: notifier?.workerId ?? null }, 'builder started');
     },
@@ -151,12 +175,13 @@ export function createBuilder(deps: BuilderDeps): Builder {
       stopped = true;
       for (const t of timers) clearTimeout(t);
       timers.clear();
-      await Promise.all([...running, notifier?.stop()]);
+      await Promise.all([...running, notifier?.stop(), scheduler?.stop()]);
     },
     async runOnce() {
       for (const j of jobs) await runJob(j);
       await notifier?.drain();
     },
+    scheduler,
     status: () =>
       jobs.map((j) => ({
         name: j.name,
@@ -165,6 +190,7 @@ export function createBuilder(deps: BuilderDeps): Builder {
   };
 }
 
-// For the API (channel routes: sealing, test sends) and the CLI.
+// For the API (channel routes: sealing, test sends; incidents) and the CLI.
+export * from './incidents/store.js';
 export * from './notifier/index.js';
 export * from './notify/index.js';

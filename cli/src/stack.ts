@@ -23,6 +23,7 @@ import {
   migrate,
   openDb,
 } from '@peep/pkg';
+import { keyringFromConfig } from '@peep/pkg/project-keys';
 
 const ROOT = path.resolve(path.dirname(fileURLToPath(import.meta.url)), '../..');
 export const DASHBOARD_DIR = path.join(ROOT, 'dashboard');
@@ -106,10 +107,12 @@ export async function startStack(config: Config, log: Logger, events: StackEvent
     const dashboard = await dashboardP;
     if (dashboard) cleanups.push(() => dashboard.close());
 
+    // One loader of the master keys for the API and the builder (embedded: master.key, created once).
+    const keys = keyringFromConfig(config, log);
     let api: Api | null = null;
     let server: http.Server;
     if (db) {
-      const deps = { config, db, bus, log, clock: systemClock };
+      const deps = { config, db, bus, log, clock: systemClock, keys };
       api = await buildApi(deps, {
         serverFactory: (fastifyHandler) =>
           http.createServer((req, res) => {
@@ -145,6 +148,8 @@ export async function startStack(config: Config, log: Logger, events: StackEvent
         log: log.child({ component: 'builder' }),
         clock: systemClock,
         retention: { minuteHours: config.rollupMinuteHours, hourDays: config.rollupHourDays },
+        keys,
+        ...(config.publicUrl ? { publicUrl: config.publicUrl } : {}),
       });
       builder.start();
     }

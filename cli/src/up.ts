@@ -18,6 +18,7 @@ import {
   openConfiguredDb,
   systemClock,
 } from '@peep/pkg';
+import { keyringFromConfig } from '@peep/pkg/project-keys';
 import { type Stack, startStack } from './stack.js';
 
 function configOrExit(overrides: Partial<Config> = {}): Config {
@@ -130,6 +131,8 @@ export async function runBuilder(): Promise<void> {
       log,
       clock: systemClock,
       retention: { minuteHours: config.rollupMinuteHours, hourDays: config.rollupHourDays },
+      keys: keyringFromConfig(config, log),
+      ...(config.publicUrl ? { publicUrl: config.publicUrl } : {}),
     });
     builder.start();
     const server = http.createServer((req, res) => {

@@ -6,6 +6,7 @@
  * writer's own rollup shard, so parallel writers never wait on each other's row locks.
  */
 import type { Queryable } from '@peep/pkg';
+import { copyCell } from '@peep/pkg/copy-text';
 import { bucketIndex, Sketch } from '@peep/pkg/sketch';
 import type { AggregateRow, EventRow, LogRow, MetricRow } from './types.js';
 
@@ -57,20 +58,7 @@ async function reserveBlock(q: Queryable): Promise<number> {
 /** JSON for jsonb, which refuses the escaped NUL character. */
 const json = (a: unknown) => (a === null ? null : JSON.stringify(a).replaceAll('\\u0000', '\\ufffd'));
 
-/** A value in COPY text format: `\N` for NULL; backslash, tab, newline and carriage return escaped. */
-function cell(v: string | number | boolean | null): string {
-  if (v === null) return '\\N';
-  if (typeof v !== 'string') return String(v);
-  // PostgreSQL text cannot hold NUL: it becomes U+FFFD.
-  return /[\\\t\n\r\0]/.test(v) ? v.replace(/[\\\t\n\r\0]/g, (c) => ESCAPES[c] as string) : v;
-}
-const ESCAPES: Record<string, string> = {
-  '\\': '\\\\',
-  '\t': '\\t',
-  '\n': '\\n',
-  '\r': '\\r',
-  '\0': '\uFFFD',
-};
+const cell = copyCell;
 
 /** toISOString, with the part up to the minute cached: rows of a batch share few minutes. */
 let isoMinute = -1;

@@ -1,0 +1,443 @@
+/**
+ * The uptime scheduler of one worker: leases (leases.ts) decide which shards it checks, the wheel
+ * (wheel.ts) runs each held target at its slots, runCheck probes it, state.ts turns results into
+ * status and incident transitions, and the writer (writer.ts) stores results, rollups and state.
+ *
+ * - Reloads the held targets when shards are gained or lost, when `uptime.targets` arrives on the bus
+ *   (the API publishes it after every change), and every `reloadMs` as a safety net.
+ * - Heartbeats: at each slot (the interval after the last beat, plus grace) the target is ok if a beat
+ *   arrived within interval + grace, else a failed result of class `missed`. An `uptime.beat` for a
+ *   held target is evaluated at once, so a recovered job is up within a second.
+ * - State (status, streaks, degraded, certificate warning) lives in memory while the shard is held,
+ *   loaded from the targets row and the open incidents when it is gained; only this worker writes it.
+ */
+import os from 'node:os';
+import type { Bus, Db, Logger, Unsubscribe } from '@peep/pkg';
+import { type Check, validateCheck } from '@peep/pkg/probe-spec';
+import type { IncidentStore } from '../incidents/store.js';
+import { type CheckResult, createLookupCache, runCheck } from '../probes/check.js';
+import { createLeases, type Leases } from './leases.js';
+import { initialState, step, type TargetState, type Thresholds, type Transition } from './state.js';
+import { createWheel, type WheelItem } from './wheel.js';
+import { createResultWriter, type ResultRecord } from './writer.js';
+
+export const TARGETS_CHANGED = 'uptime.targets';
+export const HEARTBEAT = 'uptime.beat';
+export const RESULTS = 'uptime.results';
+
+export interface SchedulerOptions {
+  db: Db;
+  bus: Bus;
+  log: Logger;
+  workerId?: string;
+  /** Checks running at once; default 256. */
+  concurrency?: number;
+  /** Lease renewal period; default 1,000 ms. */
+  tickMs?: number;
+  leaseTtlMs?: number;
+  /** Full reload of the held targets; default 30 s. */
+  reloadMs?: number;
+  /** Opens and resolves incidents on transitions; without it, transitions are only logged. */
+  incidents?: IncidentStore;
+  /** Epoch ms. */
+  now?: () => number;
+  /** Extra trusted CAs for HTTPS checks (tests). */
+  ca?: string;
+  writer?: { flushMs?: number; maxBatch?: number };
+}
+
+interface Held extends WheelItem {
+  projectId: string;
+  environmentId: string;
+  name: string;
+  kind: 'http' | 'tcp' | 'heartbeat';
+  check: Check | null;
+  graceMs: number;
+  createdAt: number;
+  lastBeatAt: number | null;
+  thresholds: Thresholds;
+  state: TargetState;
+}
+
+interface TargetRow {
+  id: string;
+  project_id: string;
+  environment_id: string;
+  name: string;
+  kind: 'http' | 'tcp' | 'heartbeat';
+  spec: unknown;
+  interval_s: number;
+  grace_s: number;
+  fail_after: number;
+  recover_after: number;
+  degraded_ms: number | null;
+  shard: number;
+  status: 'pending' | 'up' | 'down';
+  status_since: Date;
+  fail_streak: number;
+  ok_streak: number;
+  last_beat_at: Date | null;
+  created_at: Date;
+}
+
+export interface SchedulerStats {
+  workerId: string;
+  shards: number;
+  targets: number;
+  checks: number;
+  failures: number;
+  skipped: number;
+  running: number;
+  waiting: number;
+  lagP50Ms: number | null;
+  lagP99Ms: number | null;
+  written: number;
+  pendingWrites: number;
+  failedBatches: number;
+}
+
+export interface Scheduler {
+  start(): Promise<void>;
+  /**
+   * Stops checking, writes what is pending and gives the leases back so another worker takes over at
+   * once. `releaseLeases: false` leaves them to expire, as a crashed worker would (tests of handover).
+   */
+  stop(opts?: { releaseLeases?: boolean }): Promise<void>;
+  /** Reloads the held targets now. */
+  reload(): Promise<void>;
+  /** Writes pending results now. */
+  flush(): Promise<void>;
+  stats(): SchedulerStats;
+  readonly workerId: string;
+}
+
+const quantile = (xs: number[], q: number) => {
+  if (xs.length === 0) return null;
+  const s = xs.slice().sort((a, b) => a - b);
+  return Math.round((s[Math.min(s.length - 1, Math.floor(q * s.length))] as number) * 10) / 10;
+};
+
+export function createScheduler(o: SchedulerOptions): Scheduler {
+  const now = o.now ?? Date.now;
+  const workerId = o.workerId ?? `${os.hostname()}-${process.pid}-${Math.random().toString(36).slice(2, 8)}`;
+  const log = o.log.child({ component: 'uptime', workerId });
+  const lookup = createLookupCache();
+  const leases: Leases = createLeases({
+    db: o.db,
+    workerId,
+    host: os.hostname(),
+    pid: process.pid,
+    ...(o.leaseTtlMs ? { ttlMs: o.leaseTtlMs } : {}),
+  });
+  const held = new Map<string, Held>();
+  const counts = { checks: 0, failures: 0 };
+  let stopped = true;
+  let tickTimer: NodeJS.Timeout | undefined;
+  let reloadTimer: NodeJS.Timeout | undefined;
+  let reloadSoon: NodeJS.Timeout | undefined;
+  let reloading: Promise<void> | null = null;
+  let reloadAgain = false;
+  const unsubscribe: Unsubscribe[] = [];
+
+  const writer = createResultWriter({
+    db: o.db,
+    log,
+    workerId,
+    ...o.writer,
+    onFlushed(records) {
+      // One live update per target per batch, for the dashboard.
+      const last = new Map<string, ResultRecord>();
+      for (const r of records) last.set(r.targetId, r);
+      for (const r of last.values())
+        o.bus.publish(RESULTS, {
+          projectId: r.projectId,
+          targetId: r.targetId,
+          ok: r.result.ok,
+          durationMs: r.result.durationMs,
+          status: r.state.status,
+          at: new Date(r.result.startedAt).toISOString(),
+        });
+    },
+  });
+
+  const wheel = createWheel<Held>({
+    now,
+    concurrency: o.concurrency ?? 256,
+    holds: (shard) => leases.holds(shard),
+    run: (t, due) => (t.kind === 'heartbeat' ? beatCheck(t, due) : probe(t)),
+    onError: (err, t) => log.error({ err, targetId: t.id }, 'check failed to run'),
+  });
+
+  async function transitions(t: Held, list: Transition[]) {
+    for (const tr of list) {
+      log.info({ targetId: t.id, target: t.name, kind: tr.kind, open: tr.open }, 'target transition');
+      if (!o.incidents) continue;
+      try {
+        if (tr.open)
+          await o.incidents.open(o.db, {
+            projectId: t.projectId,
+            environmentId: t.environmentId,
+            subjectType: 'target',
+            subjectId: t.id,
+            subjectName: t.name,
+            kind: tr.kind,
+            title: title(t.name, tr.kind),
+            reason: tr.reason,
+            numbers: tr.numbers,
+            at: new Date(tr.at),
+          });
+        else
+          await o.incidents.resolve(o.db, {
+            projectId: t.projectId,
+            subjectType: 'target',
+            subjectId: t.id,
+            kind: tr.kind,
+            at: new Date(tr.at),
+            reason: tr.reason,
+            numbers: tr.numbers,
+          });
+      } catch (err) {
+        log.error({ err, targetId: t.id, kind: tr.kind }, 'incident transition failed');
+      }
+    }
+  }
+
+  function record(t: Held, result: CheckResult, raw: boolean) {
+    counts.checks++;
+    if (!result.ok) counts.failures++;
+    const list = step(t.thresholds, t.state, result);
+    writer.add({ targetId: t.id, projectId: t.projectId, result, raw, state: { ...t.state } });
+    if (list.length > 0) {
+      // State first (so the dashboard shows "down" with the incident), then the incidents.
+      void writer.flush().then(() => transitions(t, list));
+    }
+  }
+
+  async function probe(t: Held): Promise<void> {
+    if (!t.check) return;
+    const result = await runCheck(t.check, { now, lookup: lookup.lookup, ...(o.ca ? { ca: o.ca } : {}) });
+    // Handed over or removed meanwhile: the result is not ours to store.
+    const cur = held.get(t.id);
+    if (!cur || !leases.holds(cur.shard)) return;
+    record(cur, result, true);
+  }
+
+  /** A heartbeat's slot: ok when a beat came within interval + grace. */
+  async function beatCheck(t: Held, due: number): Promise<void> {
+    const at = Math.max(due, now());
+    const since = t.lastBeatAt ?? t.createdAt;
+    const late = at - since > t.intervalMs + t.graceMs;
+    if (t.lastBeatAt === null && !late) return; // a new heartbeat target stays pending until its first period ends
+    const result: CheckResult = late
+      ? {
+          ok: false,
+          startedAt: at,
+          durationMs: 0,
+          phases: { totalMs: 0 },
+          errorClass: 'other',
+          message: `missed: no beat for ${Math.round((at - since) / 1000)} s (period ${t.intervalMs / 1000} s + grace ${t.graceMs / 1000} s)`,
+        }
+      : { ok: true, startedAt: at, durationMs: 0, phases: { totalMs: 0 } };
+    record(t, result, late);
+  }
+
+  async function onBeat(targetId: string) {
+    const t = held.get(targetId);
+    if (!t || !leases.holds(t.shard)) return;
+    const { rows } = await o.db.query<{ last_beat_at: Date | null }>(
+      'SELECT last_beat_at FROM targets WHERE id = $1',
+      [targetId],
+    );
+    const beat = rows[0]?.last_beat_at;
+    if (!beat) return;
+    t.lastBeatAt = new Date(beat).getTime();
+    // Only a change of status needs an evaluation now; ordinary beats are counted at the next slot.
+    if (t.state.status !== 'up') await beatCheck(t, now());
+  }
+
+  function fromRow(r: TargetRow, prev: Held | undefined): Held | null {
+    let check: Check | null = null;
+    if (r.kind !== 'heartbeat') {
+      const v = validateCheck(r.spec);
+      if (!v.ok) {
+        log.warn({ targetId: r.id, errors: v.errors }, 'stored spec is invalid; target skipped');
+        return null;
+      }
+      check = v.check;
+    }
+    const thresholds: Thresholds = {
+      kind: r.kind,
+      failAfter: r.fail_after,
+      recoverAfter: r.recover_after,
+      degradedMs: r.degraded_ms,
+    };
+    return {
+      id: r.id,
+      shard: r.shard,
+      intervalMs: r.interval_s * 1000,
+      projectId: r.project_id,
+      environmentId: r.environment_id,
+      name: r.name,
+      kind: r.kind,
+      check,
+      graceMs: r.grace_s * 1000,
+      createdAt: new Date(r.created_at).getTime(),
+      lastBeatAt: r.last_beat_at ? new Date(r.last_beat_at).getTime() : null,
+      thresholds,
+      // A target kept across reloads keeps its in-memory streaks unless its row was reset (resume).
+      state:
+        prev && prev.state.status === r.status
+          ? prev.state
+          : initialState({
+              status: r.status,
+              statusSince: new Date(r.status_since).getTime(),
+              failStreak: r.fail_streak,
+              okStreak: r.ok_streak,
+            }),
+    };
+  }
+
+  async function load(): Promise<void> {
+    const shards = leases.owned();
+    const { rows } =
+      shards.length === 0
+        ? { rows: [] as TargetRow[] }
+        : await o.db.query<TargetRow>(
+            `SELECT id, project_id, environment_id, name, kind, spec, interval_s, grace_s, fail_after,
+               recover_after, degraded_ms, shard, status, status_since, fail_streak, ok_streak, last_beat_at,
+               created_at
+             FROM targets WHERE enabled AND shard = ANY($1::int[])`,
+            [shards],
+          );
+    const fresh = rows.filter((r) => !held.has(r.id)).map((r) => r.id);
+    const open = new Map<string, Set<string>>();
+    if (fresh.length > 0) {
+      const inc = await o.db.query<{ subject_id: string; kind: string }>(
+        `SELECT subject_id, kind FROM incidents WHERE subject_type = 'target' AND status <> 'resolved'
+           AND subject_id = ANY($1::text[])`,
+        [fresh],
+      );
+      for (const i of inc.rows) {
+        const s = open.get(i.subject_id) ?? new Set<string>();
+        s.add(i.kind);
+        open.set(i.subject_id, s);
+      }
+    }
+    const next = new Map<string, Held>();
+    for (const r of rows) {
+      const t = fromRow(r, held.get(r.id));
+      if (!t) continue;
+      const kinds = open.get(r.id);
+      if (kinds) {
+        t.state.degraded = kinds.has('degraded');
+        t.state.certWarning = kinds.has('cert_expiring');
+      }
+      next.set(t.id, t);
+    }
+    held.clear();
+    for (const [k, v] of next) held.set(k, v);
+    wheel.set([...next.values()]);
+  }
+
+  /** One reload at a time; a request during one runs another after it. */
+  function reload(): Promise<void> {
+    if (reloading) {
+      reloadAgain = true;
+      return reloading;
+    }
+    reloading = load()
+      .catch((err) => log.error({ err }, 'loading targets failed'))
+      .finally(() => {
+        reloading = null;
+        if (reloadAgain && !stopped) {
+          reloadAgain = false;
+          void reload();
+        }
+      });
+    return reloading;
+  }
+
+  async function tick() {
+    try {
+      const t = await leases.tick();
+      if (t.gained.length > 0 || t.lost.length > 0) {
+        log.info({ gained: t.gained.length, lost: t.lost.length, held: t.shards.length }, 'shards changed');
+        await reload();
+      }
+    } catch (err) {
+      log.error({ err }, 'lease tick failed');
+    }
+    if (!stopped) {
+      tickTimer = setTimeout(tick, o.tickMs ?? 1_000);
+      tickTimer.unref();
+    }
+  }
+
+  return {
+    workerId,
+    async start() {
+      if (!stopped) return;
+      stopped = false;
+      unsubscribe.push(
+        o.bus.subscribe(TARGETS_CHANGED, () => {
+          if (reloadSoon) return;
+          reloadSoon = setTimeout(() => {
+            reloadSoon = undefined;
+            void reload();
+          }, 50);
+        }),
+        o.bus.subscribe<{ targetId: string }>(HEARTBEAT, (m) => {
+          void onBeat(m.data.targetId).catch((err) => log.error({ err }, 'heartbeat evaluation failed'));
+        }),
+      );
+      wheel.start();
+      await tick();
+      reloadTimer = setInterval(() => void reload(), o.reloadMs ?? 30_000);
+      reloadTimer.unref();
+    },
+    async stop(opts = {}) {
+      if (stopped) return;
+      stopped = true;
+      for (const u of unsubscribe.splice(0)) u();
+      clearTimeout(tickTimer);
+      clearTimeout(reloadSoon);
+      clearInterval(reloadTimer);
+      await reloading;
+      await wheel.stop();
+      await writer.close();
+      if (opts.releaseLeases !== false)
+        await leases.release().catch((err) => log.warn({ err }, 'releasing leases failed'));
+    },
+    reload,
+    flush: () => writer.flush(),
+    stats() {
+      const w = wheel.stats();
+      const ws = writer.stats();
+      return {
+        workerId,
+        shards: leases.owned().length,
+        targets: held.size,
+        checks: counts.checks,
+        failures: counts.failures,
+        skipped: w.skipped,
+        running: w.running,
+        waiting: w.waiting,
+        lagP50Ms: quantile(w.lags, 0.5),
+        lagP99Ms: quantile(w.lags, 0.99),
+        written: ws.written,
+        pendingWrites: ws.pending,
+        failedBatches: ws.failedBatches,
+      };
+    },
+  };
+}
+
+const TITLES: Record<Transition['kind'], string> = {
+  down: 'is down',
+  heartbeat_missed: 'missed its heartbeat',
+  degraded: 'is slow',
+  cert_expiring: "'s certificate expires soon",
+};
+function title(name: string, kind: Transition['kind']): string {
+  return kind === 'cert_expiring' ? `${name}${TITLES[kind]}` : `${name} ${TITLES[kind]}`;
+}
