@@ -11,7 +11,7 @@ import { janitorRepo } from './janitor.js';
 import { enqueueReminders } from './notifier/reminders.js';
 import { NOTIFY_WAKE } from './notifier/repo.js';
 import { createNotifier, type DeliveryTuning, type Notifier } from './notifier/worker.js';
-import { purgeTelemetry, type RetentionLimits } from './retention.js';
+import { purgeTelemetry, purgeUptime, type RetentionLimits } from './retention.js';
 import { createScheduler, type Scheduler, type SchedulerOptions } from './uptime/scheduler.js';
 
 export interface BuilderDeps {
@@ -38,14 +38,14 @@ export interface BuilderDeps {
   remindersEveryMs?: number;
   /**
    * The uptime scheduler (builder/src/uptime): checks the targets of the shards this worker leases.
-   * `false` turns it off (tests of other jobs); options tune it.
+   * `false` or `enabled: false` turns it off (tests of other jobs); options tune it.
    */
   uptime?:
     | false
-    | Pick<
+    | (Pick<
         SchedulerOptions,
         'workerId' | 'concurrency' | 'tickMs' | 'leaseTtlMs' | 'reloadMs' | 'ca' | 'writer'
-      >;
+      > & { enabled?: boolean });
 }
 
 export interface Job {
@@ -85,13 +85,22 @@ export function createBuilder(deps: BuilderDeps): Builder {
           log.info({ job: 'telemetry-retention', ...n }, 'purged old telemetry');
       },
     },
+    {
+      name: 'uptime-retention',
+      everyMs: deps.retentionEveryMs ?? 10 * 60_000,
+      async run() {
+        const n = await purgeUptime(db, clock.now(), deps.retention ?? { minuteHours: 48, hourDays: 90 });
+        if (Object.values(n).some((v) => v > 0))
+          log.info({ job: 'uptime-retention', ...n }, 'purged old check results');
+      },
+    },
   ];
   const incidents = createIncidentStore({
     ...(deps.publicUrl ? { publicUrl: deps.publicUrl } : {}),
     wake: () => deps.bus.publish(NOTIFY_WAKE, { reason: 'incident' }),
   });
   const scheduler: Scheduler | null =
-    deps.uptime === false
+    deps.uptime === false || deps.uptime?.enabled === false
       ? null
       : createScheduler({ db, bus: deps.bus, log, incidents, ...(deps.uptime ?? {}) });
   const keys = deps.keys;

@@ -105,3 +105,86 @@ for (const engine of testEngines()) {
     });
   });
 }
+
+for (const engine of testEngines()) {
+  describe(`uptime retention (${engine})`, () => {
+    test('check results past the project retention, old target rollups and deleted targets are purged; the rest stays', async () => {
+      const t = await openTestDb(engine);
+      const db = t.db;
+      try {
+        const now = Date.now();
+        const p = await db.query<{ id: string }>(
+          `INSERT INTO projects (slug, name, raw_retention_days) VALUES ('shop', 'Shop', 7) RETURNING id`,
+        );
+        const projectId = (p.rows[0] as { id: string }).id;
+        const e = await db.query<{ id: string }>(
+          `INSERT INTO environments (project_id, slug, name, position) VALUES ($1, 'prod', 'Production', 0) RETURNING id`,
+          [projectId],
+        );
+        const envId = (e.rows[0] as { id: string }).id;
+        const target = async (name: string) =>
+          (
+            await db.query<{ id: string }>(
+              `INSERT INTO targets (project_id, environment_id, name, kind, spec, interval_s)
+               VALUES ($1, $2, $3, 'heartbeat', '{}', 60) RETURNING id`,
+              [projectId, envId, name],
+            )
+          ).rows[0]?.id as string;
+        const kept = await target('kept');
+        const deleted = await target('deleted');
+        const result = (id: string, ageMs: number) =>
+          db.query(
+            `INSERT INTO check_results (target_id, project_id, time, ok, duration_ms) VALUES ($1, $2, $3, true, 1)`,
+            [id, projectId, new Date(now - ageMs)],
+          );
+        const rollup = (table: string, id: string, ageMs: number) =>
+          db.query(
+            `INSERT INTO ${table} (target_id, bucket, count, failures, sum_ms, min_ms, max_ms, sketch)
+             VALUES ($1, $2, 1, 0, 1, 1, 1, '{0,1}')`,
+            [id, new Date(now - ageMs)],
+          );
+        for (const id of [kept, deleted]) {
+          await result(id, 3_600_000);
+          await result(id, 6 * DAY);
+          await result(id, 8 * DAY);
+          await rollup('target_rollups_1m', id, 3_600_000);
+          await rollup('target_rollups_1m', id, 50 * 3_600_000);
+          await rollup('target_rollups_1h', id, 10 * DAY);
+          await rollup('target_rollups_1h', id, 100 * DAY);
+          await rollup('target_rollups_1d', id, DAY);
+          await rollup('target_rollups_1d', id, 401 * DAY);
+        }
+        await db.query('DELETE FROM targets WHERE id = $1', [deleted]);
+
+        const builder = createBuilder({
+          db,
+          bus: createMemoryBus(),
+          log: createLogger({ level: 'silent' }),
+          clock: systemClock,
+          retention: { minuteHours: 48, hourDays: 90 },
+          uptime: false,
+        });
+        await builder.runOnce();
+        assert.ok(
+          builder.status().every((j) => j.lastError === null),
+          JSON.stringify(builder.status()),
+        );
+        const ages = async (table: string, col: string) =>
+          (
+            await db.query<{ t: string; age: number }>(
+              `SELECT target_id AS t, round(extract(epoch FROM (now() - ${col})) / 3600)::int AS age FROM ${table} ORDER BY 2`,
+            )
+          ).rows.map((r) => [r.t === kept ? 'kept' : 'deleted', r.age]);
+        assert.deepEqual(await ages('check_results', 'time'), [
+          ['kept', 1],
+          ['kept', 144],
+        ]);
+        assert.deepEqual(await ages('target_rollups_1m', 'bucket'), [['kept', 1]]);
+        assert.deepEqual(await ages('target_rollups_1h', 'bucket'), [['kept', 240]]);
+        assert.deepEqual(await ages('target_rollups_1d', 'bucket'), [['kept', 24]]);
+      } finally {
+        await t.drop();
+      }
+    });
+  });
+}

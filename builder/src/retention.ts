@@ -2,8 +2,10 @@
  * Telemetry retention: raw request events, runtime logs and metric points older than their
  * project's `raw_retention_days`, minute and hourly rollups past PEEP_ROLLUP_MINUTE_HOURS and
  * PEEP_ROLLUP_HOUR_DAYS, daily rollups past 400 days, idempotency keys past a day, and the telemetry
- * of deleted projects. Deletes go in chunks so no statement holds locks for long or builds a huge
- * transaction.
+ * of deleted projects. Uptime retention (purgeUptime): check results older than their project's
+ * `raw_retention_days`, target rollups on the same schedule as request rollups, and the results and
+ * rollups of deleted targets (check_results has no foreign key, for insert speed). Deletes go in
+ * chunks so no statement holds locks for long or builds a huge transaction.
  */
 import type { Queryable } from '@peep/pkg';
 
@@ -65,5 +67,45 @@ export async function purgeTelemetry(q: Queryable, now: Date, limits: RetentionL
   out.rollups += await chunked(q, 'rollups_1h', 'bucket < $1', [new Date(t - limits.hourDays * DAY)]);
   out.rollups += await chunked(q, 'rollups_1d', 'bucket < $1', [new Date(t - 400 * DAY)]);
   out.idempotencyKeys = await chunked(q, 'ingest_idempotency', 'created_at < $1', [new Date(t - DAY)]);
+  return out;
+}
+
+export interface PurgedUptime {
+  results: number;
+  rollups: number;
+  deletedTargets: number;
+}
+
+/**
+ * Uptime results and rollups. Deleted targets are found among those with a daily rollup in the last
+ * week (a target checked until it was deleted has one; older leftovers age out like any other row).
+ */
+export async function purgeUptime(q: Queryable, now: Date, limits: RetentionLimits): Promise<PurgedUptime> {
+  const out: PurgedUptime = { results: 0, rollups: 0, deletedTargets: 0 };
+  const t = now.getTime();
+  const { rows: projects } = await q.query<{ id: string; days: number }>(
+    'SELECT id, raw_retention_days AS days FROM projects',
+  );
+  for (const p of projects)
+    out.results += await chunked(q, 'check_results', 'time < $1 AND project_id = $2', [
+      new Date(t - p.days * DAY),
+      p.id,
+    ]);
+  const { rows: gone } = await q.query<{ target_id: string }>(
+    `SELECT DISTINCT r.target_id FROM target_rollups_1d r
+     WHERE r.bucket >= $1 AND NOT EXISTS (SELECT 1 FROM targets x WHERE x.id = r.target_id)`,
+    [new Date(t - 8 * DAY)],
+  );
+  for (const g of gone) {
+    out.deletedTargets++;
+    out.results += await chunked(q, 'check_results', 'target_id = $1', [g.target_id]);
+    for (const table of ['target_rollups_1m', 'target_rollups_1h', 'target_rollups_1d'])
+      out.rollups += await chunked(q, table, 'target_id = $1', [g.target_id]);
+  }
+  out.rollups += await chunked(q, 'target_rollups_1m', 'bucket < $1', [
+    new Date(t - limits.minuteHours * 3_600_000),
+  ]);
+  out.rollups += await chunked(q, 'target_rollups_1h', 'bucket < $1', [new Date(t - limits.hourDays * DAY)]);
+  out.rollups += await chunked(q, 'target_rollups_1d', 'bucket < $1', [new Date(t - 400 * DAY)]);
   return out;
 }
