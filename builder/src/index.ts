@@ -1,11 +1,13 @@
 /**
  * The background workers: the janitor, telemetry retention, the uptime scheduler (builder/src/uptime),
- * and the notification outbox worker with its reminders (builder/src/notifier; needs the master keys).
+ * the notification outbox worker with its reminders (builder/src/notifier; needs the master keys), and
+ * the anomaly evaluator turning closed rollup minutes into incidents (builder/src/incidents/evaluator.ts).
  * Later issues add the build and deploy pipeline. Each job runs in a supervised loop: a failure is logged and retried with exponential
  * backoff (1 s doubling to 5 min), so one bad run never stops the worker.
  */
 import type { Bus, Clock, Db, Logger } from '@peep/pkg';
 import type { MasterKeys } from '@peep/pkg/project-keys';
+import { createEvaluator } from './incidents/evaluator.js';
 import { createIncidentStore } from './incidents/store.js';
 import { janitorRepo } from './janitor.js';
 import { enqueueReminders } from './notifier/reminders.js';
@@ -36,6 +38,12 @@ export interface BuilderDeps {
   publicUrl?: string;
   /** How often due reminders are enqueued; default 30 s. */
   remindersEveryMs?: number;
+  /**
+   * The anomaly evaluator (builder/src/incidents/evaluator.ts): how often it looks for closed minutes
+   * (default 10 s), and the slack after a minute ends before it is evaluated (default 10 s).
+   * `false` turns it off.
+   */
+  anomaly?: false | { everyMs?: number; settleMs?: number };
   /**
    * The uptime scheduler (builder/src/uptime): checks the targets of the shards this worker leases.
    * `false` or `enabled: false` turns it off (tests of other jobs); options tune it.
@@ -99,6 +107,23 @@ export function createBuilder(deps: BuilderDeps): Builder {
     ...(deps.publicUrl ? { publicUrl: deps.publicUrl } : {}),
     wake: () => deps.bus.publish(NOTIFY_WAKE, { reason: 'incident' }),
   });
+  if (deps.anomaly !== false) {
+    const evaluator = createEvaluator({
+      db,
+      log: log.child({ component: 'anomaly-evaluator' }),
+      incidents,
+      now: () => clock.now(),
+      ...(deps.anomaly?.settleMs !== undefined ? { settleMs: deps.anomaly.settleMs } : {}),
+      onChange: () => deps.bus.publish(NOTIFY_WAKE, { reason: 'incident' }),
+    });
+    jobs.push({
+      name: 'anomaly-evaluator',
+      everyMs: deps.anomaly?.everyMs ?? 10_000,
+      async run() {
+        await evaluator.evaluateOnce();
+      },
+    });
+  }
   const scheduler: Scheduler | null =
     deps.uptime === false || deps.uptime?.enabled === false
       ? null
