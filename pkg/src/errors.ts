@@ -150,11 +150,35 @@ export const ERROR_CODES = {
   target_paused: { status: 409, description: 'The target is paused; resume it to accept heartbeats.' },
   // notification channels
   channel_not_found: { status: 404, description: 'No notification channel with this id in this project.' },
-  channel_exists: { status: 409, description: 'The project already has a notification channel with this name.' },
+  channel_exists: {
+    status: 409,
+    description: 'The project already has a notification channel with this name.',
+  },
   invalid_channel_url: {
     status: 400,
     description:
       'The channel URL is not usable: Slack needs `https://hooks.slack.com/…`; webhooks need an absolute http(s) URL without a user name or password. The message says which rule failed (it never repeats the URL).',
+  },
+  // incidents and maintenance windows
+  incident_not_found: {
+    status: 404,
+    description: 'No incident with this id or number in this project.',
+  },
+  incident_resolved: {
+    status: 409,
+    description:
+      'The incident is already resolved; it cannot be acknowledged or resolved again (comments are still accepted).',
+  },
+  maintenance_not_found: { status: 404, description: 'No maintenance window with this id in this project.' },
+  invalid_maintenance_window: {
+    status: 400,
+    description:
+      'The maintenance window is not usable: it must end after it starts, end in the future, and last at most 31 days. The message says which.',
+  },
+  invalid_maintenance_target: {
+    status: 400,
+    description:
+      'A maintenance window names target ids that are not targets of this project; `details.targetIds` lists them.',
   },
   // server
   service_unavailable: {
