@@ -398,6 +398,43 @@ for (const engine of testEngines()) {
       );
     });
 
+    test('turning anomaly detection off resolves the open anomaly and drops the state; deleting drops it too', async () => {
+      // Two hours without data (a gap breaks runs but keeps the baseline), then a slow spell again.
+      await insertTarget(
+        db,
+        shop,
+        Array.from({ length: 10 }, (_, i) => ({ minute: 360 + i, base: i >= 6 ? 700 : 80 })),
+        6,
+      );
+      await evaluateThrough(370);
+      const open = (await incidents(db)).filter((i) => i.status !== 'resolved');
+      assert.deepEqual(
+        open.map((i) => [i.subject_name, i.kind]),
+        [['shop website', 'latency_anomaly']],
+      );
+      await db.query('UPDATE targets SET anomaly = false WHERE id = $1', [shop]);
+      const r = await evaluateThrough(371);
+      assert.equal(r.resolved, 1);
+      assert.ok(
+        (await incidents(db)).every((i) => i.status === 'resolved'),
+        'the open anomaly is resolved',
+      );
+      const ev = await db.query<{ body: string }>(
+        `SELECT body FROM incident_events WHERE incident_id = $1 AND type = 'resolved'`,
+        [open[0]?.id],
+      );
+      assert.equal(ev.rows[0]?.body, 'Resolved: anomaly detection turned off for the target.');
+      assert.ok(!(await states(db)).some((s) => s.k === `target/${shop}/latency`));
+      // A deleted target's state goes as well.
+      await db.query('UPDATE targets SET anomaly = true WHERE id = $1', [shop]);
+      await insertTarget(db, shop, [{ minute: 371, base: 80 }], 7);
+      await evaluateThrough(372);
+      assert.ok((await states(db)).some((s) => s.k === `target/${shop}/latency`));
+      await db.query('DELETE FROM targets WHERE id = $1', [shop]);
+      await evaluateThrough(373);
+      assert.ok(!(await states(db)).some((s) => s.k.startsWith('target/')));
+    });
+
     test('pass time for many series (printed)', async () => {
       const big = await openTestDb(engine);
       try {

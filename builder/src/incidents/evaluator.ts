@@ -295,6 +295,7 @@ export function createEvaluator(o: EvaluatorOptions) {
         });
       }
 
+      await sweep(tx, projectIds, now(), result);
       const rules = await loadRules(tx, projectIds);
       const states = await loadStates(tx, [...series.values()]);
       const changed: { k: SeriesKey; metric: string; state: unknown }[] = [];
@@ -404,6 +405,65 @@ export function createEvaluator(o: EvaluatorOptions) {
     if (result.ran && result.minutes > 0)
       o.log.debug({ job: 'anomaly-evaluator', ...result }, 'anomaly pass');
     return result;
+  }
+
+  /**
+   * Resolves the open anomaly incidents of subjects no longer watched (a target paused, deleted or with
+   * `anomaly` off; a service whose rule row turns anomalies off) and drops their detector state, so
+   * turning detection on again starts from a fresh baseline rather than a stale "open".
+   */
+  async function sweep(tx: Queryable, projectIds: string[], at: Date, result: PassResult): Promise<void> {
+    const { rows } = await tx.query<{
+      project_id: string;
+      environment_id: string;
+      subject_type: SubjectType;
+      subject_id: string;
+      kind: 'latency_anomaly' | 'error_rate_anomaly';
+      why: string;
+    }>(
+      `SELECT i.project_id, i.environment_id, i.subject_type, i.subject_id, i.kind,
+              CASE WHEN i.subject_type = 'service' THEN 'anomaly detection turned off for the service'
+                   WHEN t.id IS NULL THEN 'target deleted'
+                   WHEN NOT t.enabled THEN 'target paused'
+                   ELSE 'anomaly detection turned off for the target' END AS why
+         FROM incidents i
+         LEFT JOIN targets t ON i.subject_type = 'target' AND t.id::text = i.subject_id
+         LEFT JOIN service_rules r ON i.subject_type = 'service' AND r.project_id = i.project_id
+           AND r.environment_id = i.environment_id AND r.service = i.subject_id
+        WHERE i.project_id = ANY($1::uuid[]) AND i.status <> 'resolved'
+          AND i.kind IN ('latency_anomaly', 'error_rate_anomaly')
+          AND ((i.subject_type = 'target' AND (t.id IS NULL OR NOT t.anomaly OR NOT t.enabled))
+            OR (i.subject_type = 'service' AND r.anomaly = false))`,
+      [projectIds],
+    );
+    for (const r of rows) {
+      const done = await o.incidents.resolve(inPass(tx), {
+        projectId: r.project_id,
+        subjectType: r.subject_type,
+        subjectId: r.subject_id,
+        kind: r.kind,
+        at,
+        reason: `Resolved: ${r.why}.`,
+      });
+      result.resolved += done.length;
+      await tx.query(
+        `DELETE FROM detector_state WHERE project_id = $1 AND environment_id = $2 AND subject_type = $3
+           AND subject_id = $4 AND metric = $5`,
+        [
+          r.project_id,
+          r.environment_id,
+          r.subject_type,
+          r.subject_id,
+          r.kind === 'latency_anomaly' ? 'latency' : 'error_rate',
+        ],
+      );
+    }
+    // Deleted targets leave no state behind.
+    await tx.query(
+      `DELETE FROM detector_state d WHERE d.project_id = ANY($1::uuid[]) AND d.subject_type = 'target'
+         AND NOT EXISTS (SELECT 1 FROM targets t WHERE t.id::text = d.subject_id)`,
+      [projectIds],
+    );
   }
 
   /** The store, running inside the pass's transaction. */
