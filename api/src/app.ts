@@ -30,6 +30,7 @@ import { registerUptimeMetrics } from './core/uptime-metrics.js';
 import { registerValidation } from './core/validation.js';
 import { registerDeviceRoutes } from './device/routes.js';
 import { createDeviceService } from './device/service.js';
+import { registerIncidents } from './incidents/routes.js';
 import { registerIngestKeyRoutes } from './ingest-keys/routes.js';
 import { createIngestKeyService } from './ingest-keys/service.js';
 import { registerMemberRoutes } from './members/routes.js';
@@ -217,6 +218,7 @@ export async function buildApi(
   registerIngestKeyRoutes(app, { projects, ingestKeys });
   await registerUptime(app, { ...deps, projects });
   registerChannels(app, { ...deps, projects, keys: deps.keys ?? keyringFromConfig(config, log) });
+  registerIncidents(app, { ...deps, projects });
 
   const ingestAuth = createIngestAuth({ db, bus: deps.bus, clock, cache: cacheCredentials });
   const pipeline = createIngestPipeline({
