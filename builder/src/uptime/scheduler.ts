@@ -15,9 +15,17 @@ import os from 'node:os';
 import type { Bus, Db, Logger, Unsubscribe } from '@peep/pkg';
 import { type Check, validateCheck } from '@peep/pkg/probe-spec';
 import type { IncidentStore } from '../incidents/store.js';
-import { type CheckResult, createLookupCache, runCheck } from '../probes/check.js';
+import { createLookupCache, runCheck } from '../probes/check.js';
+import { createLagWindow } from './lag-window.js';
 import { createLeases, type Leases } from './leases.js';
-import { initialState, step, type TargetState, type Thresholds, type Transition } from './state.js';
+import {
+  initialState,
+  step,
+  type TargetState,
+  type Thresholds,
+  type Transition,
+  type UptimeResult,
+} from './state.js';
 import { createWheel, type WheelItem } from './wheel.js';
 import { createResultWriter, type ResultRecord } from './writer.js';
 
@@ -82,15 +90,27 @@ interface TargetRow {
 
 export interface SchedulerStats {
   workerId: string;
+  /** Shards held. */
   shards: number;
+  /** Enabled targets of the held shards. */
   targets: number;
+  /** Checks (and heartbeat evaluations) since start. */
   checks: number;
   failures: number;
+  /** Since start, by outcome: `ok` or the error class (`timeout`, `refused`, ..., `missed`). */
+  outcomes: Record<string, number>;
   skipped: number;
+  /** Checks in flight. */
   running: number;
+  /** Due checks waiting for a free slot (concurrency). */
   waiting: number;
+  /** Start minus due time over the last minute. */
   lagP50Ms: number | null;
   lagP99Ms: number | null;
+  lagMaxMs: number | null;
+  /** Checks started in the last minute. */
+  checksLastMinute: number;
+  /** Results stored since start. */
   written: number;
   pendingWrites: number;
   failedBatches: number;
@@ -111,12 +131,6 @@ export interface Scheduler {
   readonly workerId: string;
 }
 
-const quantile = (xs: number[], q: number) => {
-  if (xs.length === 0) return null;
-  const s = xs.slice().sort((a, b) => a - b);
-  return Math.round((s[Math.min(s.length - 1, Math.floor(q * s.length))] as number) * 10) / 10;
-};
-
 export function createScheduler(o: SchedulerOptions): Scheduler {
   const now = o.now ?? Date.now;
   const workerId = o.workerId ?? `${os.hostname()}-${process.pid}-${Math.random().toString(36).slice(2, 8)}`;
@@ -131,6 +145,8 @@ export function createScheduler(o: SchedulerOptions): Scheduler {
   });
   const held = new Map<string, Held>();
   const counts = { checks: 0, failures: 0 };
+  const outcomes: Record<string, number> = {};
+  const lagWindow = createLagWindow({ now: Date.now });
   let stopped = true;
   let tickTimer: NodeJS.Timeout | undefined;
   let reloadTimer: NodeJS.Timeout | undefined;
@@ -166,6 +182,7 @@ export function createScheduler(o: SchedulerOptions): Scheduler {
     holds: (shard) => leases.holds(shard),
     run: (t, due) => (t.kind === 'heartbeat' ? beatCheck(t, due) : probe(t)),
     onError: (err, t) => log.error({ err, targetId: t.id }, 'check failed to run'),
+    onStart: (_t, lag) => lagWindow.add(lag),
   });
 
   async function transitions(t: Held, list: Transition[]) {
@@ -202,9 +219,11 @@ export function createScheduler(o: SchedulerOptions): Scheduler {
     }
   }
 
-  function record(t: Held, result: CheckResult, raw: boolean) {
+  function record(t: Held, result: UptimeResult, raw: boolean) {
     counts.checks++;
     if (!result.ok) counts.failures++;
+    const outcome = result.ok ? 'ok' : (result.errorClass ?? 'other');
+    outcomes[outcome] = (outcomes[outcome] ?? 0) + 1;
     const list = step(t.thresholds, t.state, result);
     writer.add({ targetId: t.id, projectId: t.projectId, result, raw, state: { ...t.state } });
     if (list.length > 0) {
@@ -228,14 +247,14 @@ export function createScheduler(o: SchedulerOptions): Scheduler {
     const since = t.lastBeatAt ?? t.createdAt;
     const late = at - since > t.intervalMs + t.graceMs;
     if (t.lastBeatAt === null && !late) return; // a new heartbeat target stays pending until its first period ends
-    const result: CheckResult = late
+    const result: UptimeResult = late
       ? {
           ok: false,
           startedAt: at,
           durationMs: 0,
           phases: { totalMs: 0 },
-          errorClass: 'other',
-          message: `missed: no beat for ${Math.round((at - since) / 1000)} s (period ${t.intervalMs / 1000} s + grace ${t.graceMs / 1000} s)`,
+          errorClass: 'missed',
+          message: `no beat for ${Math.round((at - since) / 1000)} s (period ${t.intervalMs / 1000} s + grace ${t.graceMs / 1000} s)`,
         }
       : { ok: true, startedAt: at, durationMs: 0, phases: { totalMs: 0 } };
     record(t, result, late);
@@ -413,17 +432,21 @@ export function createScheduler(o: SchedulerOptions): Scheduler {
     stats() {
       const w = wheel.stats();
       const ws = writer.stats();
+      const lag = lagWindow.summary();
       return {
         workerId,
         shards: leases.owned().length,
         targets: held.size,
         checks: counts.checks,
         failures: counts.failures,
+        outcomes: { ...outcomes },
         skipped: w.skipped,
         running: w.running,
         waiting: w.waiting,
-        lagP50Ms: quantile(w.lags, 0.5),
-        lagP99Ms: quantile(w.lags, 0.99),
+        lagP50Ms: lag.p50Ms,
+        lagP99Ms: lag.p99Ms,
+        lagMaxMs: lag.maxMs,
+        checksLastMinute: lag.count,
         written: ws.written,
         pendingWrites: ws.pending,
         failedBatches: ws.failedBatches,

@@ -9,6 +9,10 @@
  * What changed is returned as incident transitions; the caller opens or resolves the incidents.
  */
 import type { CheckResult } from '../probes/check.js';
+import type { ErrorClass } from '../probes/result.js';
+
+/** A probe's result, or a heartbeat's evaluation (error class `missed` when no beat came in time). */
+export type UptimeResult = Omit<CheckResult, 'errorClass'> & { errorClass?: ErrorClass | 'missed' };
 
 export type Status = 'pending' | 'up' | 'down';
 export type TransitionKind = 'down' | 'heartbeat_missed' | 'degraded' | 'cert_expiring';
@@ -58,13 +62,13 @@ export function initialState(o: Partial<TargetState> = {}): TargetState {
 const ms = (v: number) => `${v >= 100 ? Math.round(v) : Math.round(v * 10) / 10} ms`;
 
 /** What went wrong, for people: `refused: connect ECONNREFUSED 127.0.0.1:1`, `status 500`. */
-export function describeFailure(r: CheckResult): string {
+export function describeFailure(r: UptimeResult): string {
   const what = r.errorClass ?? 'failed';
   return r.message ? `${what}: ${r.message}` : r.statusCode ? `${what}: HTTP ${r.statusCode}` : what;
 }
 
 /** Advances `s` (mutated) by one result and returns the incident transitions it causes. */
-export function step(t: Thresholds, s: TargetState, r: CheckResult): Transition[] {
+export function step(t: Thresholds, s: TargetState, r: UptimeResult): Transition[] {
   const out: Transition[] = [];
   const at = r.startedAt + r.durationMs;
   const downKind: TransitionKind = t.kind === 'heartbeat' ? 'heartbeat_missed' : 'down';

@@ -21,6 +21,8 @@ export interface WheelOptions<T extends WheelItem> {
   holds(shard: number): boolean;
   run(item: T, dueAt: number): Promise<void>;
   onError?(err: unknown, item: T): void;
+  /** Each check's start, with its lag (start minus due time, ms). */
+  onStart?(item: T, lagMs: number): void;
 }
 
 export interface WheelStats {
@@ -127,9 +129,10 @@ export function createWheel<T extends WheelItem>(o: WheelOptions<T>): Wheel<T> {
   }
 
   function launch(e: Entry<T>, slot: number) {
-    const at = now();
+    const lag = now() - slot;
     if (lags.length >= MAX_LAGS) lags.splice(0, MAX_LAGS / 2);
-    lags.push(at - slot);
+    lags.push(lag);
+    o.onStart?.(e.item, lag);
     e.running = true;
     s.running++;
     s.started++;
