@@ -10,9 +10,13 @@ import { initialState, step, type Thresholds, type UptimeResult } from './state.
 
 const http: Thresholds = { kind: 'http', failAfter: 3, recoverAfter: 2, degradedMs: null };
 let clock = 1_000_000;
+const tick = () => {
+  clock += 5_000;
+  return clock;
+};
 const ok = (durationMs = 10, extra: Partial<UptimeResult> = {}): UptimeResult => ({
   ok: true,
-  startedAt: (clock += 5_000),
+  startedAt: tick(),
   durationMs,
   phases: { totalMs: durationMs },
   statusCode: 200,
@@ -20,7 +24,7 @@ const ok = (durationMs = 10, extra: Partial<UptimeResult> = {}): UptimeResult =>
 });
 const fail = (extra: Partial<UptimeResult> = {}): UptimeResult => ({
   ok: false,
-  startedAt: (clock += 5_000),
+  startedAt: tick(),
   durationMs: 3,
   phases: { totalMs: 3 },
   errorClass: 'status',
