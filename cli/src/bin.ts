@@ -326,6 +326,81 @@ tg.command('apply')
     ),
   );
 
+const inc = program
+  .command('incidents')
+  .description('incidents: list, show the timeline, acknowledge, resolve');
+const incidents = () => import('./commands/incidents.js');
+type IncidentsModule = typeof import('./commands/incidents.js');
+inc
+  .command('ls')
+  .alias('list')
+  .description('incidents, newest first (default: active ones)')
+  .addOption(optionalProject())
+  .addOption(
+    new Option('--status <status>', 'active = open or acknowledged (default active)').choices([
+      'active',
+      'open',
+      'acknowledged',
+      'resolved',
+      'all',
+    ]),
+  )
+  .addOption(
+    new Option('--kind <kind>', 'only this kind').choices([
+      'down',
+      'degraded',
+      'error_rate',
+      'latency_anomaly',
+      'error_rate_anomaly',
+      'cert_expiring',
+      'heartbeat_missed',
+    ]),
+  )
+  .option('--env <env>', 'only this environment (slug)')
+  .option('--subject <name>', 'only this target or service')
+  .option('--limit <n>', 'most incidents to show (1-10000, default 100)', intIn(1, 10_000), 100)
+  .action(
+    lazy(incidents, (m: IncidentsModule, ctx, _a, o: import('./commands/incidents.js').ListOptions) =>
+      m.list(ctx, o),
+    ),
+  );
+inc
+  .command('show')
+  .argument('<incident>', 'number (12 or #12) or id')
+  .description('an incident with its timeline and notifications')
+  .addOption(optionalProject())
+  .action(
+    lazy(incidents, (m: IncidentsModule, ctx, [ref], o: { project?: string }) =>
+      m.show(ctx, ref as string, o),
+    ),
+  );
+for (const [cmd, desc] of [
+  ['ack', 'acknowledge: you are on it (reminders stop)'],
+  ['resolve', 'resolve by hand'],
+] as const)
+  inc
+    .command(cmd)
+    .argument('<incident>', 'number (12 or #12) or id')
+    .description(desc)
+    .addOption(optionalProject())
+    .option('--comment <text>', 'a note for the timeline')
+    .action(
+      lazy(incidents, (m: IncidentsModule, ctx, [ref], o: import('./commands/incidents.js').ActOptions) =>
+        m.act(ctx, cmd, ref as string, o),
+      ),
+    );
+inc
+  .command('comment')
+  .argument('<incident>', 'number (12 or #12) or id')
+  .argument('<text>', 'the comment')
+  .description("add a comment to an incident's timeline")
+  .addOption(optionalProject())
+  .action(
+    lazy(incidents, (m: IncidentsModule, ctx, [ref, text], o: { project?: string }) =>
+      m.act(ctx, 'comment', ref as string, { ...o, comment: text as string }),
+    ),
+  );
+
 program
   .command('metrics')
   .description('p50/p95/p99 latency, requests per second and error rate per route')
