@@ -183,6 +183,14 @@ for (const engine of testEngines()) {
         await waitFor('degraded incident', async () => (await incident(slowId, 'degraded')).length === 1);
         assert.equal((await incident(slowId, 'degraded'))[0]?.title, 'search is slow');
         await waitFor('heartbeat missed', async () => (await status(beatId)) === 'down');
+        const missed = await db.query<{ last_error_class: string; error_class: string }>(
+          `SELECT t.last_error_class, c.error_class FROM targets t JOIN check_results c ON c.target_id = t.id
+           WHERE t.id = $1`,
+          [beatId],
+        );
+        assert.equal(missed.rows[0]?.last_error_class, 'missed');
+        assert.equal(missed.rows[0]?.error_class, 'missed');
+        assert.ok((s.stats().outcomes.missed ?? 0) >= 1);
         assert.equal((await incident(beatId, 'heartbeat_missed')).length, 1);
 
         // checkout fails: down only after two failures in a row, one incident, one delivery per channel.
