@@ -81,6 +81,23 @@ for (const engine of testEngines()) {
       assert.deepEqual([again.created, again.incident?.id], [false, id]);
     });
 
+    test('20 concurrent openers of different subjects get the numbers 1 to 20, each once', async () => {
+      const p = await seedProject(t.db);
+      const outs = await Promise.all(
+        Array.from({ length: 20 }, (_, i) => store.open(t.db, down(p, randomUUID(), { at: at(i) }))),
+      );
+      assert.ok(outs.every((o) => o.created));
+      assert.deepEqual(
+        outs.map((o) => o.incident?.number).sort((a, b) => (a ?? 0) - (b ?? 0)),
+        Array.from({ length: 20 }, (_, i) => i + 1),
+      );
+      const { rows } = await t.db.query<{ last: number }>(
+        'SELECT last FROM incident_counters WHERE project_id = $1',
+        [p.projectId],
+      );
+      assert.equal(rows[0]?.last, 20);
+    });
+
     test('numbers count per project, and a resolved subject opens a new incident with the next number', async () => {
       const a = await seedProject(t.db);
       const b = await seedProject(t.db);
