@@ -51,7 +51,7 @@ export interface SchedulerOptions {
   now?: () => number;
   /** Extra trusted CAs for HTTPS checks (tests). */
   ca?: string;
-  writer?: { flushMs?: number; maxBatch?: number };
+  writer?: { flushMs?: number; maxBatch?: number; coarseMs?: number };
 }
 
 interface Held extends WheelItem {
