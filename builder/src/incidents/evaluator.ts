@@ -439,6 +439,7 @@ export function createEvaluator(o: EvaluatorOptions) {
     for (const r of rows) {
       const done = await o.incidents.resolve(inPass(tx), {
         projectId: r.project_id,
+        environmentId: r.environment_id,
         subjectType: r.subject_type,
         subjectId: r.subject_id,
         kind: r.kind,
@@ -494,6 +495,7 @@ export function createEvaluator(o: EvaluatorOptions) {
     } else if (changed === 'closed') {
       const done = await o.incidents.resolve(inPass(tx), {
         projectId: s.projectId,
+        environmentId: s.environmentId,
         subjectType: s.subjectType,
         subjectId: s.subjectId,
         kind,

@@ -81,6 +81,42 @@ for (const engine of testEngines()) {
       assert.deepEqual([again.created, again.incident?.id], [false, id]);
     });
 
+    test("a service's incidents are per environment: recovering in staging leaves prod's incident open", async () => {
+      const p = await seedProject(t.db);
+      const staging = await t.db.query<{ id: string }>(
+        `INSERT INTO environments (project_id, slug, name, position) VALUES ($1, 'staging', 'Staging', 1) RETURNING id`,
+        [p.projectId],
+      );
+      const stagingId = (staging.rows[0] as { id: string }).id;
+      const svc = (environmentId: string) => ({
+        ...down(p, 'api'),
+        environmentId,
+        subjectType: 'service' as const,
+        subjectName: 'api',
+        kind: 'error_rate' as const,
+      });
+      const prod = await store.open(t.db, svc(p.environmentId));
+      const stg = await store.open(t.db, svc(stagingId));
+      assert.ok(prod.created && stg.created);
+      const done = await store.resolve(t.db, {
+        projectId: p.projectId,
+        environmentId: stagingId,
+        subjectType: 'service',
+        subjectId: 'api',
+        kind: 'error_rate',
+        at: at(1),
+        reason: 'Recovered.',
+      });
+      assert.deepEqual(
+        done.map((i) => i.id),
+        [stg.incident?.id],
+      );
+      const left = await t.db.query<{ status: string }>('SELECT status FROM incidents WHERE id = $1', [
+        prod.incident?.id,
+      ]);
+      assert.equal(left.rows[0]?.status, 'open');
+    });
+
     test('20 concurrent openers of different subjects get the numbers 1 to 20, each once', async () => {
       const p = await seedProject(t.db);
       const outs = await Promise.all(

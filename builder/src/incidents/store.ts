@@ -213,6 +213,11 @@ export interface ResolveInput {
   projectId: string;
   subjectType: SubjectType;
   subjectId: string;
+  /**
+   * Only incidents of this environment. Services need it: their subject id is the service's name,
+   * the same in every environment, and `api` recovering in staging must not resolve prod's incident.
+   */
+  environmentId?: string;
   kind?: IncidentKind;
   at: Date;
   reason: string;
@@ -350,7 +355,7 @@ export function createIncidentStore(opts: StoreOptions = {}) {
       `UPDATE incidents SET status = 'resolved', resolved_at = $5, resolved_by = $6,
          numbers = numbers || $7::jsonb
        WHERE project_id = $1 AND subject_type = $2 AND subject_id = $3 AND ($4::text IS NULL OR kind = $4)
-         AND status <> 'resolved' RETURNING id`,
+         AND ($8::uuid IS NULL OR environment_id = $8) AND status <> 'resolved' RETURNING id`,
       [
         o.projectId,
         o.subjectType,
@@ -359,6 +364,7 @@ export function createIncidentStore(opts: StoreOptions = {}) {
         o.at,
         actor.id,
         JSON.stringify(o.numbers ?? {}),
+        o.environmentId ?? null,
       ],
     );
     const out: Incident[] = [];
