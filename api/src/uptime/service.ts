@@ -4,6 +4,7 @@
  * from the per-target rollups. Every change is published on the bus as `uptime.targets` so the
  * scheduler reloads; heartbeats as `uptime.beat`. No HTTP here, no SQL (repo.ts).
  */
+import { createIncidentStore, NOTIFY_WAKE } from '@peep/builder';
 import { AppError, type Bus, type Config, type Db, newSecret, type Queryable, sha256 } from '@peep/pkg';
 import { type CheckError, validateCheck } from '@peep/pkg/probe-spec';
 import type { Project } from '@peep/pkg/schemas';
@@ -217,6 +218,25 @@ const floorTo = (t: number, u: number) => Math.floor(t / u) * u;
 
 export function createTargetService(deps: { db: Db; bus: Bus; clock: Clock; config: Config }) {
   const { db, bus, clock, config } = deps;
+  const incidents = createIncidentStore({ publicUrl: config.publicUrl });
+
+  /**
+   * A paused or deleted target cannot recover, so its open incidents (down, degraded, certificate,
+   * anomaly...) are resolved with the reason, in the same transaction; their channels hear it.
+   */
+  async function closeIncidents(tx: Queryable, projectId: string, id: string, why: string): Promise<number> {
+    const { enqueued } = await incidents.resolveIn(tx, {
+      projectId,
+      subjectType: 'target',
+      subjectId: id,
+      at: clock.now(),
+      reason: `Resolved: ${why}.`,
+    });
+    return enqueued;
+  }
+  const wake = (n: number) => {
+    if (n > 0) bus.publish(NOTIFY_WAKE, { reason: 'incident' });
+  };
 
   async function environmentId(q: Queryable, projectId: string, slug: string): Promise<string> {
     const e = (await targetsRepo.environments(q, projectId)).find((x) => x.slug === slug);
@@ -355,15 +375,22 @@ export function createTargetService(deps: { db: Db; bus: Bus; clock: Clock; conf
             'target_exists',
             `A target named "${values.name}" already exists in that environment.`,
           );
-        return { target: (await stored(project.id, id, tx)).target, token: hb?.token };
+        const enqueued =
+          !values.enabled && t.enabled ? await closeIncidents(tx, project.id, id, 'target paused') : 0;
+        return { target: (await stored(project.id, id, tx)).target, token: hb?.token, enqueued };
       });
+      wake(out.enqueued);
       changed(project.id, id);
       return out.token ? { target: out.target, token: out.token } : { target: out.target };
     },
 
     async remove(project: Project, id: string): Promise<StoredTarget> {
-      const [gone] = await targetsRepo.deleteMany(db, project.id, [id]);
-      if (!gone) throw new AppError('target_not_found');
+      const { gone, enqueued } = await db.transaction(async (tx) => {
+        const [g] = await targetsRepo.deleteMany(tx, project.id, [id]);
+        if (!g) throw new AppError('target_not_found');
+        return { gone: g, enqueued: await closeIncidents(tx, project.id, id, 'target deleted') };
+      });
+      wake(enqueued);
       changed(project.id, id);
       return gone;
     },

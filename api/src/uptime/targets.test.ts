@@ -5,6 +5,7 @@
  */
 import assert from 'node:assert/strict';
 import { after, before, describe, test } from 'node:test';
+import { createIncidentStore } from '@peep/builder';
 import { type BusMessage, createMemoryBus } from '@peep/pkg';
 import {
   call,
@@ -82,6 +83,46 @@ for (const engine of testEngines()) {
         messages.map((m) => [m.subject, m.data]),
         [['uptime.targets', { projectId, targetId: t.id }]],
       );
+    });
+
+    test('pausing or deleting a target resolves its open incidents (it cannot recover), with the reason', async () => {
+      const store = createIncidentStore();
+      const incidentOf = async (name: string) => {
+        const r = await create({ name, spec: http() });
+        assert.equal(r.status, 201, JSON.stringify(r.body));
+        const t = r.body.target;
+        const env = await s.db.query<{ id: string }>(
+          'SELECT environment_id AS id FROM targets WHERE id = $1',
+          [t.id],
+        );
+        const o = await store.open(s.db, {
+          projectId,
+          environmentId: (env.rows[0] as { id: string }).id,
+          subjectType: 'target',
+          subjectId: t.id,
+          subjectName: name,
+          kind: 'down',
+          title: `${name} is down`,
+          reason: 'refused',
+          numbers: {},
+          at: new Date(),
+        });
+        return { id: t.id as string, incident: o.incident?.id as string };
+      };
+      const status = async (id: string) =>
+        (await s.db.query<{ status: string }>('SELECT status FROM incidents WHERE id = $1', [id])).rows[0]
+          ?.status;
+      const paused = await incidentOf('to pause');
+      assert.equal((await call(s, owner, 'PATCH', `${base()}/${paused.id}`, { enabled: false })).status, 200);
+      assert.equal(await status(paused.incident), 'resolved');
+      const events = await s.db.query<{ type: string; body: string }>(
+        `SELECT type, body FROM incident_events WHERE incident_id = $1 ORDER BY id`,
+        [paused.incident],
+      );
+      assert.deepEqual(events.rows.at(-1), { type: 'resolved', body: 'Resolved: target paused.' });
+      const deleted = await incidentOf('to delete');
+      assert.equal((await call(s, owner, 'DELETE', `${base()}/${deleted.id}`)).status, 204);
+      assert.equal(await status(deleted.incident), 'resolved');
     });
 
     test('TCP and heartbeat targets; a heartbeat answers its push URL once and stores only a prefix', async () => {
