@@ -3,7 +3,8 @@
  * PostgreSQL when PEEP_TEST_DATABASE_URL is set): checks spread over the interval at each target's
  * phase from the first second (no burst at start), a restart resumes on the same phases without
  * checking anything twice, a target added through `uptime.targets` is picked up within a second and
- * a paused one is dropped as fast.
+ * a paused one is dropped as fast, a heartbeat is missed as soon as its deadline passes (not at its
+ * next slot, up to an interval later) and up again on a beat.
  */
 import assert from 'node:assert/strict';
 import { after, before, describe, test } from 'node:test';
@@ -11,7 +12,7 @@ import { setTimeout as sleep } from 'node:timers/promises';
 import { createLogger, createMemoryBus, type Db } from '@peep/pkg';
 import { openTestDb, testEngines } from '@peep/pkg/testing';
 import { startServer, type TestServer } from '../probes/testing.js';
-import { createScheduler, TARGETS_CHANGED } from './scheduler.js';
+import { createScheduler, HEARTBEAT, TARGETS_CHANGED } from './scheduler.js';
 import { phaseOf } from './wheel.js';
 
 const log = createLogger({ level: 'silent' });
@@ -167,6 +168,62 @@ for (const engine of testEngines()) {
             hits.some((h) => h.name === 't0' && h.at > paused),
             'the other target kept being checked',
           );
+        } finally {
+          await s.stop();
+        }
+      } finally {
+        await t.drop();
+      }
+    });
+
+    test('a heartbeat is down within a second or two of its deadline, once, and up again as soon as it beats', async () => {
+      const t = await openTestDb(engine);
+      try {
+        await seed(t.db, server.origin, 0);
+        const p = await t.db.query<{ pid: string; eid: string }>(
+          `SELECT p.id AS pid, e.id AS eid FROM projects p JOIN environments e ON e.project_id = p.id`,
+        );
+        const { pid, eid } = p.rows[0] as { pid: string; eid: string };
+        // Every 60 s with 5 s of grace, created 63 s ago: its deadline is 2 s from now. Its next slot
+        // (phase + k·60 s) is anywhere in the coming minute.
+        const r = await t.db.query<{ id: string }>(
+          `INSERT INTO targets (project_id, environment_id, name, kind, spec, interval_s, grace_s, created_at)
+           VALUES ($1, $2, 'nightly', 'heartbeat', '{}', 60, 5, now() - interval '63 seconds') RETURNING id`,
+          [pid, eid],
+        );
+        const id = (r.rows[0] as { id: string }).id;
+        const bus = createMemoryBus();
+        const s = createScheduler({ db: t.db, bus, log, tickMs: 200, writer: { flushMs: 50 } });
+        const deadline = Date.now() + 2_000;
+        await s.start();
+        try {
+          const status = async () =>
+            (
+              await t.db.query<{ status: string; last_error_class: string | null }>(
+                'SELECT status, last_error_class FROM targets WHERE id = $1',
+                [id],
+              )
+            ).rows[0];
+          while ((await status())?.status !== 'down') {
+            assert.ok(Date.now() - deadline < 2_500, 'not down within 2.5 s of the deadline');
+            await sleep(50);
+          }
+          assert.ok(Date.now() >= deadline - 100, 'down before the deadline');
+          assert.equal((await status())?.last_error_class, 'missed');
+          await sleep(1_500);
+          const misses = await t.db.query<{ n: number }>(
+            `SELECT count(*)::int AS n FROM check_results WHERE target_id = $1 AND error_class = 'missed'`,
+            [id],
+          );
+          assert.equal(misses.rows[0]?.n, 1, 'one miss per deadline');
+
+          await t.db.query('UPDATE targets SET last_beat_at = now() WHERE id = $1', [id]);
+          const beat = Date.now();
+          bus.publish(HEARTBEAT, { targetId: id, shard: 0 });
+          while ((await status())?.status !== 'up') {
+            assert.ok(Date.now() - beat < 1_000, 'not up within a second of the beat');
+            await sleep(20);
+          }
         } finally {
           await s.stop();
         }

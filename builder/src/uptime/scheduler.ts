@@ -5,9 +5,12 @@
  *
  * - Reloads the held targets when shards are gained or lost, when `uptime.targets` arrives on the bus
  *   (the API publishes it after every change), and every `reloadMs` as a safety net.
- * - Heartbeats: at each slot (the interval after the last beat, plus grace) the target is ok if a beat
- *   arrived within interval + grace, else a failed result of class `missed`. An `uptime.beat` for a
- *   held target is evaluated at once, so a recovered job is up within a second.
+ * - Heartbeats: at each slot (one per interval, at the target's phase) the target is ok if a beat
+ *   arrived within interval + grace, else a failed result of class `missed`. A sweep every second
+ *   records the miss as soon as the deadline (last beat, or creation, + interval + grace) passes, so
+ *   a daily job that did not run is reported then, not up to a day later at its next slot (that slot
+ *   then counts nothing more). An `uptime.beat` for a held target is evaluated at once, so a
+ *   recovered job is up within a second.
  * - State (status, streaks, degraded, certificate warning) lives in memory while the shard is held,
  *   loaded from the targets row and the open incidents when it is gained; only this worker writes it.
  */
@@ -63,6 +66,9 @@ interface Held extends WheelItem {
   graceMs: number;
   createdAt: number;
   lastBeatAt: number | null;
+  /** Heartbeats: the deadline whose miss the sweep recorded, and when it did. */
+  missedDeadline: number | null;
+  sweptAt: number | null;
   thresholds: Thresholds;
   state: TargetState;
 }
@@ -150,6 +156,7 @@ export function createScheduler(o: SchedulerOptions): Scheduler {
   let stopped = true;
   let tickTimer: NodeJS.Timeout | undefined;
   let reloadTimer: NodeJS.Timeout | undefined;
+  let sweepTimer: NodeJS.Timeout | undefined;
   let reloadSoon: NodeJS.Timeout | undefined;
   let reloading: Promise<void> | null = null;
   let reloadAgain = false;
@@ -242,11 +249,13 @@ export function createScheduler(o: SchedulerOptions): Scheduler {
   }
 
   /** A heartbeat's slot: ok when a beat came within interval + grace. */
-  async function beatCheck(t: Held, due: number): Promise<void> {
+  async function beatCheck(t: Held, due: number, fromSweep = false): Promise<void> {
     const at = Math.max(due, now());
     const since = t.lastBeatAt ?? t.createdAt;
     const late = at - since > t.intervalMs + t.graceMs;
     if (t.lastBeatAt === null && !late) return; // a new heartbeat target stays pending until its first period ends
+    // A slot right after the sweep recorded this miss: it is counted already.
+    if (late && !fromSweep && t.sweptAt !== null && t.sweptAt > due - t.intervalMs) return;
     const result: UptimeResult = late
       ? {
           ok: false,
@@ -258,6 +267,21 @@ export function createScheduler(o: SchedulerOptions): Scheduler {
         }
       : { ok: true, startedAt: at, durationMs: 0, phases: { totalMs: 0 } };
     record(t, result, late);
+  }
+
+  /** Records a heartbeat's miss as soon as its deadline passes (once per deadline). */
+  function sweep() {
+    const at = now();
+    for (const t of held.values()) {
+      if (t.kind !== 'heartbeat' || t.state.status === 'down' || !leases.holds(t.shard)) continue;
+      const deadline = (t.lastBeatAt ?? t.createdAt) + t.intervalMs + t.graceMs;
+      if (at <= deadline || t.missedDeadline === deadline) continue;
+      t.missedDeadline = deadline;
+      t.sweptAt = at;
+      void beatCheck(t, at, true).catch((err) =>
+        log.error({ err, targetId: t.id }, 'heartbeat evaluation failed'),
+      );
+    }
   }
 
   async function onBeat(targetId: string) {
@@ -302,6 +326,8 @@ export function createScheduler(o: SchedulerOptions): Scheduler {
       graceMs: r.grace_s * 1000,
       createdAt: new Date(r.created_at).getTime(),
       lastBeatAt: r.last_beat_at ? new Date(r.last_beat_at).getTime() : null,
+      missedDeadline: prev?.missedDeadline ?? null,
+      sweptAt: prev?.sweptAt ?? null,
       thresholds,
       // A target kept across reloads keeps its in-memory streaks unless its row was reset (resume).
       state:
@@ -413,6 +439,8 @@ export function createScheduler(o: SchedulerOptions): Scheduler {
       await tick();
       reloadTimer = setInterval(() => void reload(), o.reloadMs ?? 30_000);
       reloadTimer.unref();
+      sweepTimer = setInterval(sweep, 1_000);
+      sweepTimer.unref();
     },
     async stop(opts = {}) {
       if (stopped) return;
@@ -421,6 +449,7 @@ export function createScheduler(o: SchedulerOptions): Scheduler {
       clearTimeout(tickTimer);
       clearTimeout(reloadSoon);
       clearInterval(reloadTimer);
+      clearInterval(sweepTimer);
       await reloading;
       await wheel.stop();
       await writer.close();
