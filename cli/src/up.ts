@@ -138,7 +138,7 @@ export async function runBuilder(): Promise<void> {
     const server = http.createServer((req, res) => {
       const body = JSON.stringify(
         req.url === '/ready' || req.url === '/health'
-          ? { status: 'ok', jobs: builder.status() }
+          ? { status: 'ok', jobs: builder.status(), uptime: builder.scheduler?.stats() ?? null }
           : { error: 'not found' },
       );
       res
