@@ -17,6 +17,7 @@
 import os from 'node:os';
 import type { Bus, Db, Logger, Unsubscribe } from '@peep/pkg';
 import { type Check, validateCheck } from '@peep/pkg/probe-spec';
+import { initialRuleState } from '../anomaly/rules.js';
 import type { IncidentStore } from '../incidents/store.js';
 import { createLookupCache, runCheck } from '../probes/check.js';
 import { createLagWindow } from './lag-window.js';
@@ -374,7 +375,7 @@ export function createScheduler(o: SchedulerOptions): Scheduler {
       if (!t) continue;
       const kinds = open.get(r.id);
       if (kinds) {
-        t.state.degraded = kinds.has('degraded');
+        t.state.degraded = { ...initialRuleState(), open: kinds.has('degraded') };
         t.state.certWarning = kinds.has('cert_expiring');
       }
       next.set(t.id, t);

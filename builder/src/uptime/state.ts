@@ -3,11 +3,14 @@
  * - status: `pending` until the first result; `down` after `failAfter` failures in a row; `up` after
  *   the first success from pending, or `recoverAfter` successes in a row from down.
  * - degraded (when `degradedMs` is set): successful checks slower than it, `failAfter` in a row, open
- *   a `degraded` incident; `recoverAfter` fast ones close it. A failed check counts for neither.
+ *   a `degraded` incident; `recoverAfter` fast ones close it. A failed check counts for neither. The
+ *   hysteresis is the anomaly rules' own (builder/src/anomaly/rules.ts stepRule).
  * - certificate: a successful HTTPS check whose certificate expires within the spec's warning days
  *   opens `cert_expiring`; one with a renewed certificate closes it.
  * What changed is returned as incident transitions; the caller opens or resolves the incidents.
  */
+
+import { initialRuleState, type RuleState, stepRule } from '../anomaly/rules.js';
 import type { CheckResult } from '../probes/check.js';
 import type { ErrorClass } from '../probes/result.js';
 
@@ -30,9 +33,8 @@ export interface TargetState {
   statusSince: number;
   failStreak: number;
   okStreak: number;
-  slowStreak: number;
-  fastStreak: number;
-  degraded: boolean;
+  /** Slow checks in a row, fast ones while open; `open` while the degraded incident is. */
+  degraded: RuleState;
   certWarning: boolean;
 }
 
@@ -51,9 +53,7 @@ export function initialState(o: Partial<TargetState> = {}): TargetState {
     statusSince: 0,
     failStreak: 0,
     okStreak: 0,
-    slowStreak: 0,
-    fastStreak: 0,
-    degraded: false,
+    degraded: initialRuleState(),
     certWarning: false,
     ...o,
   };
@@ -113,34 +113,24 @@ export function step(t: Thresholds, s: TargetState, r: UptimeResult): Transition
     }
   }
 
-  if (t.degradedMs !== null && r.ok && t.kind !== 'heartbeat') {
-    if (r.durationMs > t.degradedMs) {
-      s.slowStreak++;
-      s.fastStreak = 0;
-      if (!s.degraded && s.slowStreak >= t.failAfter) {
-        s.degraded = true;
-        out.push({
-          kind: 'degraded',
-          open: true,
-          at,
-          reason: `Checks took longer than ${ms(t.degradedMs)} (${s.slowStreak} in a row).`,
-          numbers: { latency: ms(r.durationMs), threshold: ms(t.degradedMs) },
-        });
-      }
-    } else {
-      s.fastStreak++;
-      s.slowStreak = 0;
-      if (s.degraded && s.fastStreak >= t.recoverAfter) {
-        s.degraded = false;
-        out.push({
-          kind: 'degraded',
-          open: false,
-          at,
-          reason: `Back under ${ms(t.degradedMs)}.`,
-          numbers: { latency: ms(r.durationMs), threshold: ms(t.degradedMs) },
-        });
-      }
-    }
+  if (t.degradedMs !== null && t.kind !== 'heartbeat') {
+    const slow = r.ok ? r.durationMs > t.degradedMs : null; // a failed check is skipped
+    const { state, changed } = stepRule(s.degraded, at, slow, {
+      openAfter: t.failAfter,
+      closeAfter: t.recoverAfter,
+    });
+    s.degraded = state;
+    if (changed)
+      out.push({
+        kind: 'degraded',
+        open: changed === 'opened',
+        at,
+        reason:
+          changed === 'opened'
+            ? `Checks took longer than ${ms(t.degradedMs)} (${state.bad} in a row).`
+            : `Back under ${ms(t.degradedMs)}.`,
+        numbers: { latency: ms(r.durationMs), threshold: ms(t.degradedMs) },
+      });
   }
 
   if (r.ok && r.certDaysLeft !== undefined) {
