@@ -2,7 +2,9 @@
 // Uptime check throughput and its CPU cost: N HTTP targets at an interval, checked by the real
 // scheduler (builder/src/uptime: leases, wheel, runCheck, state machine and incident rules per
 // result) with every result stored (COPY into check_results, minute/hour/day rollups with sketches,
-// target state) in PGlite or, with --pg, PostgreSQL (a scratch database is created and dropped).
+// target state) in PGlite or, with --pg, PostgreSQL (a scratch database is created and dropped),
+// and the anomaly evaluator (builder/src/incidents/evaluator.ts) on the minute rollups every 10 s as
+// the builder runs it; the start waits so that a minute closes (and is evaluated) inside the window.
 // The target server runs in a child process, so its CPU is not counted.
 //
 // Prints over the steady window after a warm-up: checks/s, stored rows/s, CPU ms per check of this
@@ -150,6 +152,10 @@ async function main() {
       // Hour/day rollups are merged in memory and written once this old (60 s in production); 10 s
       // puts those writes inside the window (6 times as many as production: a pessimistic figure).
       'coarse-ms': { type: 'string', default: '10000' },
+      // Skip waiting for a start that puts a closed, evaluated minute inside the window.
+      'no-align': { type: 'boolean', default: false },
+      // Without the anomaly evaluator (to see its share).
+      'no-anomaly': { type: 'boolean', default: false },
     },
   });
   const n = Number(opts.targets);
@@ -157,21 +163,52 @@ async function main() {
   const { createLogger, createMemoryBus } = await pkg();
   const { createScheduler } = await builderModule('uptime/scheduler.js');
   const { createIncidentStore } = await builderModule('incidents/store.js');
+  const { createEvaluator } = await builderModule('incidents/evaluator.js');
 
   const server = await startTargetServer();
   const { db, close, engine } = await openBenchDb(opts.pg);
   try {
     await seedTargets(db, { n, intervalS, port: server.port });
+    const log = createLogger({ level: 'warn' });
+    const incidents = createIncidentStore();
     const s = createScheduler({
       db,
       bus: createMemoryBus(),
-      log: createLogger({ level: 'warn' }),
-      incidents: createIncidentStore(),
+      log,
+      incidents,
       concurrency: Number(opts.concurrency),
       writer: { coarseMs: Number(opts['coarse-ms']) },
     });
+    // The evaluator looks for closed minutes every 10 s and takes one 10 s after it ends: start so
+    // that a minute ends 5-15 s after the warm-up, and its pass falls inside the window.
+    const warmupMs = Number(opts.warmup) * 1000;
+    if (!opts['no-align'] && !opts['no-anomaly']) {
+      const intoMinute = Date.now() % 60_000;
+      const wait = (((60_000 - intoMinute - warmupMs - 5_000) % 60_000) + 60_000) % 60_000;
+      if (wait > 0) {
+        console.error(
+          `waiting ${Math.round(wait / 1000)} s so a minute closes inside the window (--no-align skips)`,
+        );
+        await sleep(wait);
+      }
+    }
+    const evaluator = createEvaluator({ db, log, incidents });
+    const passes = { n: 0, minutes: 0, points: 0, ms: 0 };
+    let evaluating = Promise.resolve();
+    const evalTimer = setInterval(() => {
+      if (opts['no-anomaly']) return;
+      evaluating = evaluating.then(async () => {
+        const r = await evaluator.evaluateOnce();
+        if (!r.ran) return;
+        passes.n++;
+        passes.minutes += r.minutes;
+        passes.points += r.points;
+        passes.ms += r.ms;
+      });
+    }, 10_000);
     await s.start();
-    await sleep(Number(opts.warmup) * 1000);
+    await sleep(warmupMs);
+    const evalBefore = { ...passes };
     const profiler = opts.profile ? await startProfile() : null;
     const a = {
       stats: s.stats(),
@@ -189,6 +226,8 @@ async function main() {
       pg: postgresCpuMs(),
     };
     if (profiler) fs.writeFileSync(opts.profile, JSON.stringify(await profiler.stop()));
+    clearInterval(evalTimer);
+    await evaluating;
     await s.flush();
     const secs = (b.at - a.at) / 1000;
     const checks = b.stats.checks - a.stats.checks;
@@ -230,6 +269,9 @@ async function main() {
       failedBatches: b.stats.failedBatches,
       checkDurationP50Ms: r2(Number(dur.p50)),
       checkDurationP99Ms: r2(Number(dur.p99)),
+      anomalyPasses: passes.n - evalBefore.n,
+      anomalyPointsEvaluated: passes.points - evalBefore.points,
+      anomalyPassMs: Math.round(passes.ms - evalBefore.ms),
       rollupRows1m: rollups.n,
       rollupChecks1m: rollups.checks,
     };
@@ -256,6 +298,9 @@ async function main() {
         );
       console.log(
         `  lag               p50 ${out.lagP50Ms} ms  p99 ${out.lagP99Ms} ms  max ${out.lagMaxMs} ms (last minute)`,
+      );
+      console.log(
+        `  anomaly evaluator ${out.anomalyPasses} passes in the window, ${out.anomalyPointsEvaluated} target minutes evaluated (${out.anomalyPassMs} ms)`,
       );
       console.log(
         `  check duration    p50 ${out.checkDurationP50Ms} ms  p99 ${out.checkDurationP99Ms} ms (connect to response, loopback)`,

@@ -176,6 +176,34 @@ for (const engine of testEngines()) {
       }
     });
 
+    test('without a message, the periodic check finds added and paused targets', async () => {
+      const t = await openTestDb(engine);
+      try {
+        const { add } = await seed(t.db, server.origin, 2);
+        const s = createScheduler({ db: t.db, bus: createMemoryBus(), log, tickMs: 200, reloadMs: 300 });
+        await s.start();
+        try {
+          assert.equal(s.stats().targets, 2);
+          const id = await add('quiet');
+          const added = Date.now();
+          while (s.stats().targets < 3) {
+            assert.ok(Date.now() - added < 2_000, 'an added target not found by the safety net');
+            await sleep(20);
+          }
+          await t.db.query('UPDATE targets SET enabled = false, updated_at = now() WHERE id = $1', [id]);
+          const paused = Date.now();
+          while (s.stats().targets > 2) {
+            assert.ok(Date.now() - paused < 2_000, 'a paused target not dropped by the safety net');
+            await sleep(20);
+          }
+        } finally {
+          await s.stop();
+        }
+      } finally {
+        await t.drop();
+      }
+    });
+
     test('a heartbeat is down within a second or two of its deadline, once, and up again as soon as it beats', async () => {
       const t = await openTestDb(engine);
       try {

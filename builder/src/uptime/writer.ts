@@ -4,8 +4,8 @@
  * failures, sum/min/max and the DDSketch of durations, as request telemetry does: one upsert per
  * (target, minute) per batch, merged in memory first), and writes each target's latest state.
  * The hour and day rollups are merged in memory across batches: an accumulator is upserted once it
- * is `coarseMs` old (default a minute; oldest first, at most `maxBatch` per batch, so the writes
- * spread over the batches instead of stalling the process once a minute) and on close. At a 5 s
+ * is `coarseMs` old (default a minute; oldest first, at most COARSE_PER_BATCH per tier and batch, so
+ * the writes spread over the batches instead of stalling the process once a minute) and on close. At a 5 s
  * interval a target has one result per batch, so writing all three tiers per batch spent two thirds
  * of the rollup writes for nothing (measured with bench/uptime-checks.mjs). A crash loses at most
  * that minute of the hour and day tiers; the minute tier and the raw results are complete.
@@ -57,6 +57,13 @@ interface Tier {
   ms: number;
 }
 const MINUTE: Tier = { table: 'target_rollups_1m', ms: 60_000 };
+/** Hour or day rollup rows written per batch at most: 4 batches a second make 1,600 a second. */
+const COARSE_PER_BATCH = 200;
+/**
+ * Between the statements of a batch the writer lets timers run: PGlite executes in this thread, and
+ * a batch's statements chained without a break would hold back the checks due meanwhile.
+ */
+const breath = () => new Promise<void>((r) => setImmediate(r));
 const COARSE: Tier[] = [
   { table: 'target_rollups_1h', ms: 3_600_000 },
   { table: 'target_rollups_1d', ms: 86_400_000 },
@@ -203,12 +210,12 @@ export function createResultWriter(o: WriterOptions): ResultWriter {
   // Hour and day accumulators not written yet, oldest first (a Map iterates in insertion order).
   const coarse = COARSE.map(() => new Map<string, Acc>());
 
-  /** Removes and returns the accumulators at least `coarseMs` old (all when `final`), at most `maxBatch`. */
+  /** Removes and returns the accumulators at least `coarseMs` old (all when `final`), a limited number. */
   function takeCoarse(accs: Map<string, Acc>, final: boolean): Map<string, Acc> {
     const out = new Map<string, Acc>();
     const before = now() - coarseMs;
     for (const [k, a] of accs) {
-      if (!final && (a.since > before || out.size >= maxBatch)) break;
+      if (!final && (a.since > before || out.size >= COARSE_PER_BATCH)) break;
       out.set(k, a);
       accs.delete(k);
     }
@@ -237,8 +244,13 @@ export function createResultWriter(o: WriterOptions): ResultWriter {
                first_byte_ms, status_code, error_class, message, cert_days_left, worker)`,
             raw,
           );
+        await breath();
         await upsertRollups(tx, MINUTE, minute);
-        for (const [i, tier] of COARSE.entries()) await upsertRollups(tx, tier, due[i] as Map<string, Acc>);
+        for (const [i, tier] of COARSE.entries()) {
+          await breath();
+          await upsertRollups(tx, tier, due[i] as Map<string, Acc>);
+        }
+        await breath();
         if (batch.length > 0) await writeState(tx, batch, o.workerId);
       });
       s.written += batch.length;
