@@ -6,6 +6,7 @@ import { ErrorAlert } from '@/components/ErrorAlert';
 import { Loading } from '@/components/Loaded';
 import { PageHeader } from '@/components/PageHeader';
 import { RuntimePanel } from '@/components/runtime/RuntimePanel';
+import { UptimePanel } from '@/components/uptime/UptimePanel';
 import { ApiError, api } from '@/lib/api';
 import { useResource } from '@/lib/hooks';
 import { atLeast, type ProjectDetail } from '@/lib/types';
@@ -17,10 +18,19 @@ import styles from './project.module.css';
 import { ServicesPanel } from './ServicesPanel';
 import { SettingsPanel } from './SettingsPanel';
 
-type TabId = 'environments' | 'runtime' | 'services' | 'members' | 'ingest-keys' | 'audit' | 'settings';
+type TabId =
+  | 'environments'
+  | 'runtime'
+  | 'uptime'
+  | 'services'
+  | 'members'
+  | 'ingest-keys'
+  | 'audit'
+  | 'settings';
 const TABS: { id: TabId; label: string; adminOnly: boolean }[] = [
   { id: 'environments', label: 'Environments', adminOnly: false },
   { id: 'runtime', label: 'Runtime', adminOnly: false },
+  { id: 'uptime', label: 'Uptime', adminOnly: false },
   { id: 'services', label: 'Services', adminOnly: false },
   { id: 'members', label: 'Members', adminOnly: false },
   { id: 'ingest-keys', label: 'Ingest keys', adminOnly: true },
@@ -140,6 +150,8 @@ export function ProjectView() {
           <EnvironmentsPanel detail={detail} onChange={reload} />
         ) : current === 'runtime' ? (
           <RuntimePanel detail={detail} />
+        ) : current === 'uptime' ? (
+          <UptimePanel detail={detail} />
         ) : current === 'services' ? (
           <ServicesPanel detail={detail} onChange={reload} />
         ) : current === 'members' ? (
