@@ -335,9 +335,10 @@ export function createScheduler(o: SchedulerOptions): Scheduler {
       missedDeadline: prev?.missedDeadline ?? null,
       sweptAt: prev?.sweptAt ?? null,
       thresholds,
-      // A target kept across reloads keeps its in-memory streaks unless its row was reset (resume).
+      // A target kept across loads keeps its in-memory state (the row may not have caught up with it
+      // yet), unless the API reset the row to pending (resume).
       state:
-        prev && prev.state.status === r.status
+        prev && !(r.status === 'pending' && prev.state.status !== 'pending')
           ? prev.state
           : initialState({
               status: r.status,
@@ -428,11 +429,13 @@ export function createScheduler(o: SchedulerOptions): Scheduler {
     );
     const mine = rows.filter((r) => r.enabled && leases.holds(r.shard));
     const open = await withOpenIncidents(mine);
-    for (const id of ids) held.delete(id);
+    const next: Held[] = [];
     for (const r of mine) {
-      const t = toHeld(r, open);
-      if (t) held.set(t.id, t);
+      const t = toHeld(r, open); // before the old entry goes: it carries the in-memory state over
+      if (t) next.push(t);
     }
+    for (const id of ids) held.delete(id);
+    for (const t of next) held.set(t.id, t);
     wheel.set([...held.values()]);
   }
 
