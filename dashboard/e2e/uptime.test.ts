@@ -175,6 +175,40 @@ test('Uptime tab in Chromium: statuses, target page, incident, channels, 10,000 
     await row('shop api').waitFor();
   });
 
+  await step('a heartbeat added in the form shows its push URL once; a push makes it up; pause', async () => {
+    // The form's fields by id: the list's filters above are labelled Kind and Environment too.
+    await page.locator('#target-kind').selectOption('heartbeat');
+    await page.locator('#target-name').fill('nightly backup');
+    await page.locator('#target-env').selectOption('prod');
+    await page.getByLabel('Expected every (s)').fill('3600');
+    await page.getByLabel('Grace (seconds)').fill('600');
+    await page.getByRole('button', { name: 'Add target' }).click();
+    const pushUrl = (await page.getByTestId('secret').textContent()) ?? '';
+    assert.match(pushUrl, /\/api\/v1\/heartbeat\/\S+$/);
+    await row('nightly backup').waitFor();
+    assert.equal(await row('nightly backup').getAttribute('data-status'), 'pending');
+    assert.match((await row('nightly backup').textContent()) ?? '', /heartbeat every 1 h \+ 10 min grace/);
+    await page.getByRole('button', { name: 'I have saved it' }).click();
+    assert.equal(await page.getByTestId('secret').count(), 0, 'the push URL is gone once saved');
+    const beat = await fetch(pushUrl.replace(/^https?:\/\/[^/]+/, base), { method: 'POST' });
+    assert.equal(beat.status, 200);
+    await waitUntil(
+      'nightly backup up after a push',
+      async () => (await row('nightly backup').getAttribute('data-status')) === 'up',
+    );
+    await row('shop db').getByRole('button', { name: 'Pause' }).click();
+    await waitUntil(
+      'shop db paused',
+      async () => (await row('shop db').getAttribute('data-status')) === 'paused',
+    );
+    assert.match((await page.locator('button[data-status="paused"]').textContent()) ?? '', /Paused\s*1/);
+    await row('shop db').getByRole('button', { name: 'Resume' }).click();
+    await waitUntil(
+      'shop db resumed',
+      async () => (await row('shop db').getAttribute('data-status')) !== 'paused',
+    );
+  });
+
   await step('the target page shows status, uptime, latency chart, strip and results', async () => {
     await row('payments api').getByRole('link', { name: 'payments api' }).click();
     await page.waitForURL(`**/projects/${projectId}/uptime/targets/${badTarget.id}`);

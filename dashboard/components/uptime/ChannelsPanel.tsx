@@ -237,7 +237,7 @@ function AddChannelForm({ base, onCreated }: { base: string; onCreated: () => Pr
   }
 
   return (
-    <div className={styles.section}>
+    <div className={`${styles.section} ${styles.spaced}`}>
       <h3 className={styles.h3}>Add a channel</h3>
       <SecretOnce title="Webhook signing secret" secret={secret} onDone={() => setSecret(null)} />
       <form onSubmit={submit} aria-label="Add channel" className={styles.addForm}>

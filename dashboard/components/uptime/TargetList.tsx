@@ -33,6 +33,8 @@ import styles from './uptime.module.css';
 
 /** Row height in px: fixed, so a row's position is its index times this. Matches `.row` in the CSS. */
 export const ROW_HEIGHT = 44;
+/** The sticky header's height; the table grows with its rows up to its CSS max-height, then scrolls. */
+const HEAD_HEIGHT = 34;
 const OVERSCAN = 8;
 const PAGE_SIZE = 200;
 /** Fetch the next page when fewer than this many loaded rows remain below the view. */
@@ -284,13 +286,18 @@ export function TargetList({
         aria-label="Uptime targets"
         aria-rowcount={counts ? (filters.status ? counts[filters.status] : counts.total) + 1 : undefined}
         onScroll={onScroll}
+        style={{ height: HEAD_HEIGHT + Math.max(total, 2) * ROW_HEIGHT + 2 }}
         data-testid="target-list"
         data-loaded={rows.length}
       >
         <thead className={styles.head}>
           <tr className={styles.headRow} aria-rowindex={1}>
             {['Status', 'Name', 'Kind', 'Env', 'Checks', 'Latency', 'Since'].map((c) => (
-              <th key={c} scope="col" className={styles.cell}>
+              <th
+                key={c}
+                scope="col"
+                className={`${styles.cell} ${c === 'Latency' || c === 'Since' ? styles.num : ''}`}
+              >
                 {c}
               </th>
             ))}

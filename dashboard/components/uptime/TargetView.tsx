@@ -21,6 +21,7 @@ import { atLeast, type ProjectDetail } from '@/lib/types';
 import {
   type CheckResult,
   fmtDuration,
+  fmtSeconds,
   fmtSince,
   fmtUptime,
   type SeriesPoint,
@@ -34,6 +35,41 @@ import styles from './uptime.module.css';
 const RANGES = ['1h', '24h', '7d', '30d', '90d'] as const;
 type Range = (typeof RANGES)[number];
 const REFRESH_MS = 15_000;
+const RANGE_S: Record<Range, number> = {
+  '1h': 3600,
+  '24h': 86_400,
+  '7d': 604_800,
+  '30d': 2_592_000,
+  '90d': 7_776_000,
+};
+
+/**
+ * Every step of the range, oldest first: the API leaves out steps without a check, and the chart and
+ * the strip must still span the whole range (a gap where nothing was checked, not a stretched line).
+ */
+export function fillRange(series: TargetSeries, rangeS: number, now: number): SeriesPoint[] {
+  const step = Math.max(1, series.step);
+  const byT = new Map(series.points.map((p) => [Math.floor(new Date(p.t).getTime() / 1000 / step), p]));
+  const end = Math.floor(now / 1000 / step);
+  const start = end - Math.ceil(rangeS / step) + 1;
+  const out: SeriesPoint[] = [];
+  for (let i = start; i <= end; i++) {
+    out.push(
+      byT.get(i) ?? {
+        t: new Date(i * step * 1000).toISOString(),
+        count: 0,
+        failures: 0,
+        p50: null,
+        p95: null,
+        p99: null,
+        avg: null,
+        min: null,
+        max: null,
+      },
+    );
+  }
+  return out;
+}
 
 export function TargetView() {
   const { projectId, targetId } = useParams<{ projectId: string; targetId: string }>();
@@ -61,6 +97,10 @@ export function TargetView() {
     return () => clearInterval(id);
   }, []);
 
+  const grid = useMemo(
+    () => (series.data ? fillRange(series.data, RANGE_S[range], Date.now()) : []),
+    [series.data, range],
+  );
   const t = detail.data?.target;
   useEffect(() => {
     if (t) document.title = `${t.name} · uptime · peep`;
@@ -178,8 +218,8 @@ export function TargetView() {
           </fieldset>
         </div>
         <ErrorAlert error={series.error} title="Could not load the series." />
-        <LatencyChart points={series.data?.points ?? []} />
-        <StatusStrip points={series.data?.points ?? []} step={series.data?.step ?? 60} />
+        <LatencyChart points={grid} />
+        <StatusStrip points={grid} step={series.data?.step ?? 60} />
       </section>
       <section aria-labelledby="results-title" className={styles.section}>
         <h2 id="results-title" className={styles.h2}>
@@ -249,8 +289,7 @@ function StatusStrip({ points, step }: { points: SeriesPoint[]; step: number }) 
       <figcaption className={styles.stripLegend}>
         <span>{cells.out[0] ? formatDate(cells.out[0].t) : ''}</span>
         <span>
-          {failed} of {cells.out.length} periods with failures (one period = {Math.round(cells.seconds / 60)}{' '}
-          min)
+          {failed} of {cells.out.length} periods with failures (one period = {fmtSeconds(cells.seconds)})
         </span>
         <span>now</span>
       </figcaption>
