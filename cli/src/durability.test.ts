@@ -59,6 +59,8 @@ async function killMidLoad(engine: 'pglite' | 'postgres', signal: 'SIGKILL' | 'S
     const port = await freePort();
     const a = start(env, port);
     await ready(a.url, a.out);
+    // The owner link is printed just after the server listens: wait for the line, not only /ready.
+    for (let i = 0; i < 100 && !/setup\?token=/.test(a.out()); i++) await new Promise((r) => setTimeout(r, 50));
     const token = /setup\?token=([A-Za-z0-9_-]+)/.exec(a.out())?.[1];
     assert.ok(token, a.out());
     const setup = await fetch(`${a.url}/api/v1/setup`, {

@@ -292,7 +292,7 @@ test('dashboard in Chromium against a real peep up, with the CLI logging in by d
     await gp.getByRole('link', { name: 'Storefront' }).click();
     await gp.getByRole('heading', { level: 1, name: 'Storefront' }).waitFor();
     const tabs = await gp.getByRole('tab').allTextContents();
-    assert.deepEqual(tabs, ['Environments', 'Runtime', 'Services', 'Members']);
+    assert.deepEqual(tabs, ['Environments', 'Runtime', 'Uptime', 'Services', 'Members']);
     assert.equal(await gp.getByRole('button', { name: 'Add environment' }).count(), 0);
     assert.equal(await gp.getByRole('button', { name: 'Delete' }).count(), 0);
     await gp.getByRole('tab', { name: 'Services' }).click();
