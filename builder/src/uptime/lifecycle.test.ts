@@ -1,7 +1,8 @@
 /**
- * A target changed through the API (an `uptime.targets` message) keeps what the scheduler holds in
- * memory only: here, the count of slow checks towards `degraded`, so the incident opens at the
- * second slow check as it would have without the change.
+ * The scheduler's life around its targets: a target changed through the API (an `uptime.targets`
+ * message) keeps what the scheduler holds in memory only (here, the count of slow checks towards
+ * `degraded`, so the incident opens at the second slow check as it would have without the change);
+ * stopping does not wait for checks in flight to time out, and stores nothing for them.
  */
 import assert from 'node:assert/strict';
 import { describe, test } from 'node:test';
@@ -15,7 +16,7 @@ import { createScheduler, TARGETS_CHANGED } from './scheduler.js';
 const log = createLogger({ level: 'silent' });
 
 for (const engine of testEngines()) {
-  describe(`uptime target changes (${engine})`, { timeout: 60_000 }, () => {
+  describe(`uptime scheduler lifecycle (${engine})`, { timeout: 60_000 }, () => {
     test('a renamed target keeps its slow-check count: degraded opens at the second slow check', async () => {
       const t = await openTestDb(engine);
       const slow = await startServer((_req, res) => void setTimeout(() => res.end('ok'), 80));
@@ -75,6 +76,51 @@ for (const engine of testEngines()) {
         }
       } finally {
         await slow.close();
+        await t.drop();
+      }
+    });
+
+    test('stop ends checks in flight at once and stores nothing for them', async () => {
+      const t = await openTestDb(engine);
+      let answered = 0;
+      const hanging = await startServer(() => {
+        answered++; // never responds
+      });
+      try {
+        const p = await t.db.query<{ id: string }>(
+          `INSERT INTO projects (slug, name) VALUES ('shop', 'Shop') RETURNING id`,
+        );
+        const projectId = (p.rows[0] as { id: string }).id;
+        const e = await t.db.query<{ id: string }>(
+          `INSERT INTO environments (project_id, slug, name, position) VALUES ($1, 'prod', 'Production', 0) RETURNING id`,
+          [projectId],
+        );
+        await t.db.query(
+          `INSERT INTO targets (project_id, environment_id, name, kind, spec, interval_s)
+           SELECT $1, $2, 'slow-' || g, 'http', $3::jsonb, 5 FROM generate_series(1, 10) g`,
+          [
+            projectId,
+            (e.rows[0] as { id: string }).id,
+            JSON.stringify({ kind: 'http', url: `${hanging.origin}/`, method: 'GET', timeoutMs: 30_000 }),
+          ],
+        );
+        const s = createScheduler({
+          db: t.db,
+          bus: createMemoryBus(),
+          log,
+          tickMs: 200,
+          writer: { flushMs: 50 },
+        });
+        await s.start();
+        while (answered < 3) await sleep(50); // three requests hang at the server
+        assert.ok(s.stats().running >= 3, `running: ${s.stats().running}`);
+        const stopping = Date.now();
+        await s.stop();
+        assert.ok(Date.now() - stopping < 2_000, `stop took ${Date.now() - stopping} ms`);
+        const n = await t.db.query<{ n: number }>('SELECT count(*)::int AS n FROM check_results');
+        assert.equal(n.rows[0]?.n, 0);
+      } finally {
+        await hanging.close();
         await t.drop();
       }
     });

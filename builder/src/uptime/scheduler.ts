@@ -162,6 +162,8 @@ export function createScheduler(o: SchedulerOptions): Scheduler {
   let tickTimer: NodeJS.Timeout | undefined;
   let reloadTimer: NodeJS.Timeout | undefined;
   let sweepTimer: NodeJS.Timeout | undefined;
+  // Aborted by stop(): checks in flight end at once instead of holding shutdown up to their timeouts.
+  let inFlight = new AbortController();
   let reloadSoon: NodeJS.Timeout | undefined;
   let reloading: Promise<void> | null = null;
   const changedIds = new Set<string>();
@@ -247,7 +249,14 @@ export function createScheduler(o: SchedulerOptions): Scheduler {
 
   async function probe(t: Held): Promise<void> {
     if (!t.check) return;
-    const result = await runCheck(t.check, { now, lookup: lookup.lookup, ...(o.ca ? { ca: o.ca } : {}) });
+    const { signal } = inFlight;
+    const result = await runCheck(t.check, {
+      now,
+      lookup: lookup.lookup,
+      signal,
+      ...(o.ca ? { ca: o.ca } : {}),
+    });
+    if (signal.aborted) return; // stopping: not a measurement
     // Handed over or removed meanwhile: the result is not ours to store.
     const cur = held.get(t.id);
     if (!cur || !leases.holds(cur.shard)) return;
@@ -501,6 +510,7 @@ export function createScheduler(o: SchedulerOptions): Scheduler {
     async start() {
       if (!stopped) return;
       stopped = false;
+      inFlight = new AbortController();
       unsubscribe.push(
         o.bus.subscribe<{ targetId?: unknown }>(TARGETS_CHANGED, (m) => {
           const id = m.data?.targetId;
@@ -536,6 +546,7 @@ export function createScheduler(o: SchedulerOptions): Scheduler {
       clearInterval(reloadTimer);
       clearInterval(sweepTimer);
       await reloading;
+      inFlight.abort();
       await wheel.stop();
       await writer.close();
       if (opts.releaseLeases !== false)
