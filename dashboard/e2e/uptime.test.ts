@@ -157,6 +157,23 @@ test('Uptime tab in Chromium: statuses, target page, incident, channels, 10,000 
     await shot(page, 'uptime-list');
   });
 
+  await step('on a phone-sized screen the list fits without horizontal scrolling', async () => {
+    await page.setViewportSize({ width: 390, height: 844 });
+    await row('payments api').waitFor();
+    assert.equal(await horizontalOverflow(page), 0);
+    const box = await page.getByTestId('target-list').boundingBox();
+    assert.ok(
+      box && box.x >= 0 && box.x + box.width <= 390,
+      `list inside the screen: ${JSON.stringify(box)}`,
+    );
+    const name = await row('payments api').getByRole('link', { name: 'payments api' }).boundingBox();
+    assert.ok(name && name.width > 40, `the name is readable: ${JSON.stringify(name)}`);
+    const del = await row('payments api').getByRole('button', { name: 'Delete' }).boundingBox();
+    assert.ok(del && del.x + del.width <= 390 - 12, `Delete is on screen: ${JSON.stringify(del)}`);
+    await shot(page, 'uptime-list-mobile');
+    await page.setViewportSize({ width: 1280, height: 900 });
+  });
+
   await step('status chips show the counts and filter through the URL', async () => {
     const down = page.locator('button[data-status="down"]');
     assert.match((await down.textContent()) ?? '', /Down\s*1/);

@@ -222,7 +222,7 @@ export function TargetList({
             <button
               key={s || 'all'}
               type="button"
-              className={`${styles.chip} ${s ? styles[`chip-${s}`] : ''}`}
+              className={`${styles.chip} ${s === 'down' && counts?.down ? styles.chipAlert : ''}`}
               aria-pressed={filters.status === s}
               data-status={s || 'all'}
               onClick={() => update({ ...filters, status: s })}
