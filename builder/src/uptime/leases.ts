@@ -4,7 +4,9 @@
  * worker records that it is alive, renews its leases, and moves towards its fair share
  * (ceil(SHARDS / live workers)): it claims free or expired shards when below, releases extras when
  * above, so a new worker gets work within a few ticks and a dead one's shards are taken as soon as
- * its leases expire (TTL, default 3 s).
+ * its leases expire (TTL, default 10 s: long enough that a stalled event loop or a busy embedded
+ * database, which delay renewals by a second or two, do not make the worker drop its own checks;
+ * short next to usual check intervals for a crashed worker's targets).
  *
  * A lease is trusted locally only until `ttl` after the renewal was *sent*, minus a margin, so a
  * worker whose renewals stall stops checking before another can take over: a target is checked by at
@@ -19,7 +21,7 @@ export interface LeaseOptions {
   workerId: string;
   host: string;
   pid: number;
-  /** How long a lease lasts without renewal. Default 3,000 ms. */
+  /** How long a lease lasts without renewal. Default 10,000 ms. */
   ttlMs?: number;
   /** Local clock in ms (performance.now-like, monotonic). */
   now?: () => number;
@@ -43,7 +45,7 @@ export interface Leases {
 }
 
 export function createLeases(o: LeaseOptions): Leases {
-  const ttl = o.ttlMs ?? 3_000;
+  const ttl = o.ttlMs ?? 10_000;
   const now = o.now ?? (() => performance.now());
   // Trusted until: renewal sent + ttl - margin (a fifth of the TTL for clock rate and latency).
   const validUntil = new Map<number, number>();
