@@ -317,6 +317,27 @@ test('Uptime tab in Chromium: statuses, target page, incident, channels, 10,000 
     },
   );
 
+  await step('a maintenance window is planned from the incidents view and ended early', async () => {
+    await page.goto(uptimeUrl(projectId, '?view=incidents'));
+    await page.getByLabel('Title').fill('database upgrade');
+    await page.getByLabel('Lasts').selectOption('30');
+    await page.getByRole('button', { name: 'Plan maintenance' }).click();
+    const w = page.locator('tr[data-window="database upgrade"]');
+    await w.waitFor();
+    assert.match((await w.textContent()) ?? '', /active.*the whole project/);
+    const { windows } = await call<{ windows: { title: string; state: string }[] }>(
+      'GET',
+      `/projects/${projectId}/maintenance`,
+    );
+    assert.deepEqual(
+      windows.map((x) => [x.title, x.state]),
+      [['database upgrade', 'active']],
+    );
+    await w.getByRole('button', { name: 'End now' }).click();
+    await w.getByRole('button', { name: 'Confirm end now' }).click();
+    await page.getByText('No maintenance planned.').waitFor();
+  });
+
   await step(
     `${FLEET.toLocaleString('en-US')} targets: first rows fast, bounded DOM while scrolling to the end`,
     async () => {

@@ -110,7 +110,9 @@ export function TargetList({
         setList((prev) => {
           // A refresh while more pages are loaded keeps them: replace only the first page's rows.
           if (prev.key === key && prev.rows.length > page.targets.length && tick > 0) {
-            const rest = prev.rows.slice(page.targets.length);
+            // A target deleted elsewhere pulls a later row into the first page: never list it twice.
+            const ids = new Set(page.targets.map((t) => t.id));
+            const rest = prev.rows.slice(page.targets.length).filter((t) => !ids.has(t.id));
             return { ...prev, rows: [...page.targets, ...rest], counts: page.counts };
           }
           return { rows: page.targets, cursor: page.nextCursor, counts: page.counts, key };

@@ -35,6 +35,8 @@ import styles from './uptime.module.css';
 const RANGES = ['1h', '24h', '7d', '30d', '90d'] as const;
 type Range = (typeof RANGES)[number];
 const REFRESH_MS = 15_000;
+/** The API's most results per request. */
+const MAX_RESULTS = 1000;
 const RANGE_S: Record<Range, number> = {
   '1h': 3600,
   '24h': 86_400,
@@ -76,6 +78,7 @@ export function TargetView() {
   const base = `/projects/${encodeURIComponent(projectId)}`;
   const [range, setRange] = useState<Range>('24h');
   const [tick, setTick] = useState(0);
+  const [resultLimit, setResultLimit] = useState(50);
   const project = useResource(useCallback(() => api<ProjectDetail>(base), [base]));
   const detail = useQuery<TargetDetail>(`${base}/targets/${encodeURIComponent(targetId)}`, {}, tick);
   const series = useQuery<TargetSeries>(
@@ -85,7 +88,7 @@ export function TargetView() {
   );
   const results = useQuery<{ results: CheckResult[] }>(
     `${base}/targets/${encodeURIComponent(targetId)}/results`,
-    { limit: 50 },
+    { limit: resultLimit },
     tick,
   );
   const action = useAction();
@@ -227,6 +230,18 @@ export function TargetView() {
         </h2>
         <ErrorAlert error={results.error} title="Could not load the results." />
         <ResultsTable results={results.data?.results ?? null} />
+        {results.data && results.data.results.length >= resultLimit && resultLimit < MAX_RESULTS ? (
+          <div>
+            <button
+              type="button"
+              className="btn btn-sm"
+              disabled={results.loading}
+              onClick={() => setResultLimit((n) => Math.min(MAX_RESULTS, n + 150))}
+            >
+              Show older results
+            </button>
+          </div>
+        ) : null}
       </section>
     </div>
   );

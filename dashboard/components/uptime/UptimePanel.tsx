@@ -9,6 +9,7 @@ import { atLeast, type ProjectDetail } from '@/lib/types';
 import { AddTargetForm } from './AddTargetForm';
 import { ChannelsPanel } from './ChannelsPanel';
 import { IncidentList } from './IncidentList';
+import { MaintenancePanel } from './MaintenancePanel';
 import { TargetList } from './TargetList';
 import styles from './uptime.module.css';
 
@@ -71,7 +72,10 @@ export function UptimePanel({ detail }: { detail: ProjectDetail }) {
           ) : null}
         </>
       ) : view === 'incidents' ? (
-        <IncidentList projectId={project.id} />
+        <>
+          <IncidentList projectId={project.id} />
+          <MaintenancePanel projectId={project.id} canEdit={canEdit} />
+        </>
       ) : (
         <ChannelsPanel projectId={project.id} canManage={atLeast(project.role, 'admin')} />
       )}
