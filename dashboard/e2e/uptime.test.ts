@@ -263,8 +263,10 @@ test('Uptime tab in Chromium: statuses, target page, incident, channels, 10,000 
     });
     const incident = incidents.find((i) => i.subjectId === badTarget.id);
     assert.ok(incident);
-    // The list links to the page at the address the messages carry.
-    await page.goto(uptimeUrl(projectId, '?view=incidents'));
+    // /uptime/incidents (a message's link trimmed by hand) is the list, which links to the page at the
+    // address the messages carry.
+    await page.goto(`${base}/projects/${projectId}/uptime/incidents`);
+    await page.waitForURL(`**/projects/${projectId}?view=incidents#uptime`);
     const link = page.locator(`tr[data-incident="${incident.number}"] a`).first();
     await link.click();
     await page.waitForURL(`**/projects/${projectId}/uptime/incidents/${incident.number}`);
