@@ -251,6 +251,17 @@ test('Uptime tab in Chromium: statuses, target page, incident, channels, 10,000 
     assert.equal(await first.getAttribute('data-ok'), 'true');
     // An HTTP check on loopback: connect and first byte are measured (no DNS lookup for an IP, no TLS).
     assert.match((await first.textContent()) ?? '', /connect .*first byte/);
+
+    // Settings: only the changed fields are sent, and the server's answer is shown.
+    await page.getByLabel('Down after (failed checks)').fill('3');
+    await page.getByLabel('Degraded above (ms)').fill('1500');
+    await page.getByRole('button', { name: 'Save settings' }).click();
+    await page.getByText('Saved.').waitFor();
+    const saved = await call<{ target: { failAfter: number; degradedMs: number; intervalS: number } }>(
+      'GET',
+      `/projects/${projectId}/targets/${okTarget.id}`,
+    );
+    assert.deepEqual([saved.target.failAfter, saved.target.degradedMs, saved.target.intervalS], [3, 1500, 5]);
   });
 
   await step('the failing target has an incident; it is acknowledged and commented in the UI', async () => {

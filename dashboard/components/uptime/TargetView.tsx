@@ -30,6 +30,7 @@ import {
   type TargetSeries,
   targetWhat,
 } from '@/lib/uptime';
+import { TargetSettings } from './TargetSettings';
 import styles from './uptime.module.css';
 
 const RANGES = ['1h', '24h', '7d', '30d', '90d'] as const;
@@ -224,6 +225,13 @@ export function TargetView() {
         <LatencyChart points={grid} />
         <StatusStrip points={grid} step={series.data?.step ?? 60} />
       </section>
+      {canEdit ? (
+        <TargetSettings
+          path={`${base}/targets/${encodeURIComponent(targetId)}`}
+          target={t}
+          onSaved={() => setTick((n) => n + 1)}
+        />
+      ) : null}
       <section aria-labelledby="results-title" className={styles.section}>
         <h2 id="results-title" className={styles.h2}>
           Last results
