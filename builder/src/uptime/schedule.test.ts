@@ -12,7 +12,7 @@ import { setTimeout as sleep } from 'node:timers/promises';
 import { createLogger, createMemoryBus, type Db } from '@peep/pkg';
 import { openTestDb, testEngines } from '@peep/pkg/testing';
 import { startServer, type TestServer } from '../probes/testing.js';
-import { createScheduler, HEARTBEAT, TARGETS_CHANGED } from './scheduler.js';
+import { createScheduler, HEARTBEAT, RESULTS, TARGETS_CHANGED } from './scheduler.js';
 import { phaseOf } from './wheel.js';
 
 const log = createLogger({ level: 'silent' });
@@ -137,6 +137,8 @@ for (const engine of testEngines()) {
           reloadMs: 600_000,
           writer: { flushMs: 50 },
         });
+        const live: Record<string, unknown>[] = [];
+        bus.subscribe<Record<string, unknown>>(RESULTS, (m) => live.push(m.data));
         await s.start();
         try {
           assert.equal(s.stats().targets, 1);
@@ -153,6 +155,24 @@ for (const engine of testEngines()) {
           }
           const firstHit = hits.find((h) => h.name === 'fresh') as { at: number };
           assert.ok(sinceSlot(firstHit.at, id) < 250);
+          // The dashboard's live update, once the result is stored.
+          while (!live.some((r) => r.targetId === id)) {
+            assert.ok(Date.now() - firstHit.at < 2_000, 'no uptime.results message');
+            await sleep(20);
+          }
+          const msg = live.find((r) => r.targetId === id) as Record<string, unknown>;
+          assert.deepEqual(Object.keys(msg).sort(), [
+            'at',
+            'durationMs',
+            'ok',
+            'projectId',
+            'status',
+            'targetId',
+          ]);
+          assert.equal(msg.ok, true);
+          assert.equal(msg.status, 'up');
+          assert.equal(typeof msg.durationMs, 'number');
+          assert.ok(Math.abs(Date.parse(msg.at as string) - firstHit.at) < 250);
 
           await t.db.query('UPDATE targets SET enabled = false WHERE id = $1', [id]);
           const paused = Date.now();
