@@ -35,6 +35,7 @@ export function TimeChart({
   format,
   syncKey,
   height = 180,
+  dots = false,
 }: {
   title: string;
   t: number[];
@@ -42,6 +43,8 @@ export function TimeChart({
   format: (v: number) => string;
   syncKey: string;
   height?: number;
+  /** Mark each value with a dot (sparse series, where isolated values would not show as lines). */
+  dots?: boolean;
 }) {
   const box = useRef<HTMLDivElement>(null);
   const plot = useRef<uPlot | null>(null);
@@ -78,7 +81,7 @@ export function TimeChart({
           stroke: v(s.color),
           width: 1.5,
           spanGaps: false,
-          points: { show: false },
+          points: { show: dots, size: 5 },
           value: (_u: uPlot, y: number | null, _si: number, idx: number | null) =>
             idx == null
               ? (latest.current.series[i]?.total ?? '—')
@@ -122,7 +125,7 @@ export function TimeChart({
       u.destroy();
       plot.current = null;
     };
-  }, [shape, height, syncKey]);
+  }, [shape, height, syncKey, dots]);
 
   useEffect(() => {
     const u = plot.current;

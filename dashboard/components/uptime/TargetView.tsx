@@ -225,13 +225,6 @@ export function TargetView() {
         <LatencyChart points={grid} />
         <StatusStrip points={grid} step={series.data?.step ?? 60} />
       </section>
-      {canEdit ? (
-        <TargetSettings
-          path={`${base}/targets/${encodeURIComponent(targetId)}`}
-          target={t}
-          onSaved={() => setTick((n) => n + 1)}
-        />
-      ) : null}
       <section aria-labelledby="results-title" className={styles.section}>
         <h2 id="results-title" className={styles.h2}>
           Last results
@@ -251,6 +244,13 @@ export function TargetView() {
           </div>
         ) : null}
       </section>
+      {canEdit ? (
+        <TargetSettings
+          path={`${base}/targets/${encodeURIComponent(targetId)}`}
+          target={t}
+          onSaved={() => setTick((n) => n + 1)}
+        />
+      ) : null}
     </div>
   );
 }
@@ -268,8 +268,17 @@ function LatencyChart({ points }: { points: SeriesPoint[] }) {
       { label: 'p99', values: points.map((p) => p.p99), color: '--chart-p99', total: `max ${last('p99')}` },
     ];
   }, [points]);
+  // Isolated values (a check now and then) draw no line: dots while few steps have data.
+  const dots = points.filter((p) => p.p50 !== null).length < 120;
   return (
-    <TimeChart title="Check latency" t={t} series={series} format={(v) => fmtDuration(v)} syncKey="uptime" />
+    <TimeChart
+      title="Check latency"
+      t={t}
+      series={series}
+      format={(v) => fmtDuration(v)}
+      syncKey="uptime"
+      dots={dots}
+    />
   );
 }
 
