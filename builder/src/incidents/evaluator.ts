@@ -306,6 +306,7 @@ export function createEvaluator(o: EvaluatorOptions) {
 
       for (const s of series.values()) {
         result.series++;
+        if (result.series % CHUNK === 0) await yieldToLoop();
         s.points.sort((a, b) => a.t - b.t);
         if (s.kind === 'target') {
           const det = detector('latency', s.sensitivity, 'p95');
@@ -563,7 +564,23 @@ async function loadRules(tx: Queryable, projectIds: string[]): Promise<Map<strin
   return out;
 }
 
-async function loadStates(tx: Queryable, series: SeriesKey[]): Promise<Map<string, unknown>> {
+/**
+ * Lets timers run. On PGlite the database shares the thread that starts uptime checks: a pass over
+ * thousands of series is cut into chunks so checks due meanwhile start on time.
+ */
+const yieldToLoop = () => new Promise<void>((r) => setImmediate(r));
+const CHUNK = 250;
+
+async function loadStates(tx: Queryable, all: SeriesKey[]): Promise<Map<string, unknown>> {
+  const out = new Map<string, unknown>();
+  for (let i = 0; i < all.length; i += CHUNK) {
+    if (i > 0) await yieldToLoop();
+    for (const [k, v] of await loadChunk(tx, all.slice(i, i + CHUNK))) out.set(k, v);
+  }
+  return out;
+}
+
+async function loadChunk(tx: Queryable, series: SeriesKey[]): Promise<Map<string, unknown>> {
   const out = new Map<string, unknown>();
   if (series.length === 0) return out;
   const { rows } = await tx.query<{
@@ -603,6 +620,17 @@ async function loadStates(tx: Queryable, series: SeriesKey[]): Promise<Map<strin
 }
 
 async function saveStates(
+  tx: Queryable,
+  all: { k: SeriesKey; metric: string; state: unknown }[],
+  at: Date,
+): Promise<void> {
+  for (let i = 0; i < all.length; i += CHUNK) {
+    if (i > 0) await yieldToLoop();
+    await saveChunk(tx, all.slice(i, i + CHUNK), at);
+  }
+}
+
+async function saveChunk(
   tx: Queryable,
   rows: { k: SeriesKey; metric: string; state: unknown }[],
   at: Date,

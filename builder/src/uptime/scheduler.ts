@@ -17,6 +17,7 @@
  * - State (status, streaks, degraded, certificate warning) lives in memory while the shard is held,
  *   loaded from the targets row and the open incidents when it is gained; only this worker writes it.
  */
+import { setMaxListeners } from 'node:events';
 import os from 'node:os';
 import type { Bus, Db, Logger, Unsubscribe } from '@peep/pkg';
 import { type Check, validateCheck } from '@peep/pkg/probe-spec';
@@ -163,7 +164,13 @@ export function createScheduler(o: SchedulerOptions): Scheduler {
   let reloadTimer: NodeJS.Timeout | undefined;
   let sweepTimer: NodeJS.Timeout | undefined;
   // Aborted by stop(): checks in flight end at once instead of holding shutdown up to their timeouts.
-  let inFlight = new AbortController();
+  // One signal for every check in flight (stop aborts them all): many listeners by design.
+  const newInFlight = () => {
+    const c = new AbortController();
+    setMaxListeners(0, c.signal);
+    return c;
+  };
+  let inFlight = newInFlight();
   let reloadSoon: NodeJS.Timeout | undefined;
   let reloading: Promise<void> | null = null;
   const changedIds = new Set<string>();
@@ -510,7 +517,7 @@ export function createScheduler(o: SchedulerOptions): Scheduler {
     async start() {
       if (!stopped) return;
       stopped = false;
-      inFlight = new AbortController();
+      inFlight = newInFlight();
       unsubscribe.push(
         o.bus.subscribe<{ targetId?: unknown }>(TARGETS_CHANGED, (m) => {
           const id = m.data?.targetId;
