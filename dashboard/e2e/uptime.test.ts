@@ -154,6 +154,16 @@ test('Uptime tab in Chromium: statuses, target page, incident, channels, 10,000 
     assert.match((await row('shop api').textContent()) ?? '', /\d+(\.\d)? ms/);
     assert.match((await row('shop db').textContent()) ?? '', /127\.0\.0\.1:\d+/);
     assert.equal(await horizontalOverflow(page), 0);
+    // The health line on top: one target down, its incident listed with a link to its page.
+    const banner = page.getByRole('region', { name: 'Project health' });
+    await waitUntil('the health line', async () =>
+      /1 of 3 targets down.*1 active incident/.test((await banner.textContent()) ?? ''),
+    );
+    assert.equal(await banner.locator('[data-health]').getAttribute('data-health'), 'down');
+    assert.match(
+      (await banner.getByRole('link').first().getAttribute('href')) ?? '',
+      /\/uptime\/incidents\/1$/,
+    );
     await shot(page, 'uptime-list');
   });
 

@@ -10,6 +10,7 @@ import { AddTargetForm } from './AddTargetForm';
 import { ChannelsPanel } from './ChannelsPanel';
 import { IncidentList } from './IncidentList';
 import { MaintenancePanel } from './MaintenancePanel';
+import { StatusBanner } from './StatusBanner';
 import { TargetList } from './TargetList';
 import styles from './uptime.module.css';
 
@@ -51,6 +52,7 @@ export function UptimePanel({ detail }: { detail: ProjectDetail }) {
 
   return (
     <div className={styles.uptime}>
+      <StatusBanner projectId={project.id} />
       <nav aria-label="Uptime sections" className={styles.subnav}>
         {VIEWS.map((v) => (
           <button
