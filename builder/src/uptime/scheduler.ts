@@ -153,7 +153,10 @@ export function createScheduler(o: SchedulerOptions): Scheduler {
     workerId,
     host: os.hostname(),
     pid: process.pid,
-    ...(o.leaseTtlMs ? { ttlMs: o.leaseTtlMs } : {}),
+    // Several workers share targets only on PostgreSQL, where renewals are quick: a short lease hands a
+    // dead worker's targets over within about 4 s (one 5 s interval). PGlite (one process) keeps the
+    // long default, which a busy embedded database cannot make it miss.
+    ...(o.leaseTtlMs ? { ttlMs: o.leaseTtlMs } : o.db.engine === 'postgres' ? { ttlMs: 3_000 } : {}),
   });
   const held = new Map<string, Held>();
   const counts = { checks: 0, failures: 0 };
