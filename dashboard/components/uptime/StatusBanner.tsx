@@ -1,7 +1,7 @@
 'use client';
 /**
  * The top of the Uptime tab: the project's health in one line (GET /status: targets down, services
- * in trouble) and its active incidents, each linking to its page. Refreshes every 15 s.
+ * in trouble) and its active incidents, each linking to its page. Refreshes every 10 s, like the list.
  */
 import Link from 'next/link';
 import { useEffect, useState } from 'react';
@@ -26,7 +26,7 @@ interface ProjectStatus {
   }[];
 }
 
-const REFRESH_MS = 15_000;
+const REFRESH_MS = 10_000;
 const SHOWN = 5;
 const LABEL: Record<Health, string> = {
   ok: 'All good',
