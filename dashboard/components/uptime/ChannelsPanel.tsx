@@ -3,7 +3,8 @@
  * Notification channels: the list (name, kind, masked URL, enabled, last delivery), adding a Slack
  * incoming webhook or a signed webhook (peep generates the signing secret and shows it once), enable
  * or disable, delete, "Send test" with the delivery result and its attempts, and each channel's
- * delivery log. Admins manage channels; others see the list.
+ * delivery log. Admins manage channels; developers see the list and the deliveries (the API shows
+ * viewers none).
  */
 import { type FormEvent, Fragment, useCallback, useState } from 'react';
 import { ConfirmButton } from '@/components/ConfirmButton';

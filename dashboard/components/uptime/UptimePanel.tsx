@@ -78,8 +78,10 @@ export function UptimePanel({ detail }: { detail: ProjectDetail }) {
           <IncidentList projectId={project.id} />
           <MaintenancePanel projectId={project.id} canEdit={canEdit} />
         </>
-      ) : (
+      ) : canEdit ? (
         <ChannelsPanel projectId={project.id} canManage={atLeast(project.role, 'admin')} />
+      ) : (
+        <p className="empty">Notification channels are shown to developers and admins of the project.</p>
       )}
     </div>
   );
