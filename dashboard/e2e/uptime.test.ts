@@ -1,8 +1,10 @@
 /**
  * The Uptime tab in a real Chromium against a real `peep up` (its scheduler and notifier run inside):
  * two HTTP targets on local servers (one answers 200, one 500) must show up and down in the list and
- * on the target page; the failing one's incident is acknowledged and commented in the UI; a webhook
- * channel to a local receiver gets a signed test message from "Send test". Then 10,000 paused
+ * on the target page; a check with method, timeout, keyword and tags is added in the form, a tag
+ * filters the list, and the target page edits the check, name and tags; the failing target's incident
+ * is acknowledged, commented and resolved in the UI; a webhook channel to a local receiver gets a
+ * signed test message from "Send test". Then 10,000 paused
  * targets (created with /targets/apply): the time from navigation to the first rows is measured and
  * printed, and scrolling to the end keeps a bounded number of rows in the DOM.
  */
@@ -51,7 +53,7 @@ async function waitUntil<T>(what: string, fn: () => Promise<T | undefined | fals
   }
 }
 
-test('Uptime tab in Chromium: statuses, target page, incident, channels, 10,000 targets', {
+test('Uptime tab in Chromium: statuses, forms, tags, target page, incident, channels, 10,000 targets', {
   timeout: 300_000,
 }, async (t) => {
   if (!haveChromium(t)) return;
@@ -121,7 +123,8 @@ test('Uptime tab in Chromium: statuses, target page, incident, channels, 10,000 
       env: 'prod',
       kind: 'http',
       intervalS: 5,
-      spec: { url, method: 'GET', timeoutMs: 2000 },
+      // A header the UI does not show: an edit of the check on the target page must keep it.
+      spec: { url, method: 'GET', timeoutMs: 2000, headers: { 'x-probe': 'peep' } },
     });
   const okTarget = (await create('shop api', `${healthy.url}/health`)).target;
   const badTarget = (await create('payments api', `${broken.url}/health`)).target;
@@ -238,6 +241,59 @@ test('Uptime tab in Chromium: statuses, target page, incident, channels, 10,000 
     );
   });
 
+  await step(
+    'an HTTP check with method, timeout, keyword and tags is added; a tag filters the list',
+    async () => {
+      await page.locator('#target-kind').selectOption('http');
+      await page.locator('#target-name').fill('shop web');
+      await page.locator('#target-method').selectOption('GET');
+      await page.locator('#target-url').fill(`${healthy.url}/`);
+      await page.locator('#target-timeout').fill('1500');
+      await page.locator('#target-keyword').fill('ok');
+      await page.locator('#target-interval').fill('5');
+      await page.locator('#target-tags').fill('Web, eu-west');
+      await page.getByRole('button', { name: 'Add target' }).click();
+      await row('shop web').waitFor();
+      const { targets } = await call<{
+        targets: { name: string; intervalS: number; tags: string[]; spec: Record<string, unknown> }[];
+      }>('GET', `/projects/${projectId}/targets?q=shop%20web`);
+      const web = targets.find((x) => x.name === 'shop web');
+      assert.ok(web);
+      assert.deepEqual(
+        [web.intervalS, web.tags, web.spec.method, web.spec.timeoutMs, web.spec.keyword],
+        [5, ['eu-west', 'web'], 'GET', 1500, { text: 'ok', mode: 'present' }],
+      );
+      // The healthy server answers "ok": the keyword is found and the target goes up.
+      await waitUntil('shop web up', async () => {
+        await page.reload();
+        await row('shop web').waitFor();
+        return (await row('shop web').getAttribute('data-status')) === 'up';
+      });
+
+      // A tag on a row filters by it, into the URL; a reload keeps it; typing another tag works too.
+      await row('shop web').getByRole('button', { name: 'web', exact: true }).click();
+      await waitUntil(
+        'only the tagged target',
+        async () => (await page.locator('tr[data-target]').count()) === 1,
+      );
+      assert.match(page.url(), /[?&]tag=web/);
+      assert.match((await page.locator('button[data-status="all"]').textContent()) ?? '', /All\s*1/);
+      await page.reload();
+      await row('shop web').waitFor();
+      assert.equal(await page.locator('tr[data-target]').count(), 1);
+      const tagFilter = page.getByLabel('Filter by tag');
+      assert.equal(await tagFilter.inputValue(), 'web');
+      await tagFilter.fill('nothing-here');
+      await page.getByText('No target matches these filters.').waitFor();
+      await tagFilter.fill('eu-west');
+      await row('shop web').waitFor();
+      await shot(page, 'uptime-list-tag');
+      await tagFilter.fill('');
+      await row('payments api').waitFor();
+      assert.doesNotMatch(page.url(), /[?&]tag=/);
+    },
+  );
+
   await step('the target page shows status, uptime, latency chart, strip and results', async () => {
     await row('payments api').getByRole('link', { name: 'payments api' }).click();
     await page.waitForURL(`**/projects/${projectId}/uptime/targets/${badTarget.id}`);
@@ -274,41 +330,80 @@ test('Uptime tab in Chromium: statuses, target page, incident, channels, 10,000 
       `/projects/${projectId}/targets/${okTarget.id}`,
     );
     assert.deepEqual([saved.target.failAfter, saved.target.degradedMs, saved.target.intervalS], [3, 1500, 5]);
+
+    // The check itself, the name and the tags: the header the form does not show is kept.
+    await page.getByLabel('Name').fill('shop api v2');
+    await page.getByLabel('Tags').fill('api checkout');
+    await page.getByLabel('Keyword', { exact: true }).fill('ok');
+    await page.getByLabel('Timeout (ms)').fill('2500');
+    await page.getByRole('button', { name: 'Save settings' }).click();
+    await page.getByRole('heading', { name: 'shop api v2' }).waitFor();
+    const edited = await call<{
+      target: { name: string; tags: string[]; spec: Record<string, unknown>; failAfter: number };
+    }>('GET', `/projects/${projectId}/targets/${okTarget.id}`);
+    assert.equal(edited.target.name, 'shop api v2');
+    assert.deepEqual(edited.target.tags, ['api', 'checkout']);
+    assert.equal(edited.target.failAfter, 3);
+    assert.deepEqual(
+      [
+        edited.target.spec.url,
+        edited.target.spec.timeoutMs,
+        edited.target.spec.keyword,
+        edited.target.spec.headers,
+      ],
+      [`${healthy.url}/health`, 2500, { text: 'ok', mode: 'present' }, { 'x-probe': 'peep' }],
+    );
+    await page.getByText('tags api, checkout').first().waitFor();
+    await shot(page, 'uptime-target-settings');
   });
 
-  await step('the failing target has an incident; it is acknowledged and commented in the UI', async () => {
-    const { incidents } = await waitUntil('an incident for payments api', async () => {
-      const r = await call<{ incidents: { number: number; subjectId: string; status: string }[] }>(
+  await step(
+    'the failing target has an incident; it is acknowledged, commented and resolved in the UI',
+    async () => {
+      const { incidents } = await waitUntil('an incident for payments api', async () => {
+        const r = await call<{ incidents: { number: number; subjectId: string; status: string }[] }>(
+          'GET',
+          `/projects/${projectId}/incidents?status=active`,
+        );
+        return r.incidents.some((i) => i.subjectId === badTarget.id) ? r : undefined;
+      });
+      const incident = incidents.find((i) => i.subjectId === badTarget.id);
+      assert.ok(incident);
+      // /uptime/incidents (a message's link trimmed by hand) is the list, which links to the page at the
+      // address the messages carry.
+      await page.goto(`${base}/projects/${projectId}/uptime/incidents`);
+      await page.waitForURL(`**/projects/${projectId}?view=incidents#uptime`);
+      const link = page.locator(`tr[data-incident="${incident.number}"] a`).first();
+      await link.click();
+      await page.waitForURL(`**/projects/${projectId}/uptime/incidents/${incident.number}`);
+      await page.getByRole('button', { name: 'Acknowledge' }).click();
+      await page.locator('[data-incident-status="acknowledged"]').first().waitFor();
+      await page.getByRole('textbox', { name: 'Comment' }).fill('looking at the database');
+      await page.getByRole('button', { name: 'Add comment' }).click();
+      await page
+        .locator('ol[aria-label="Timeline"] li[data-type="comment"]', { hasText: 'looking at the database' })
+        .waitFor();
+      assert.ok((await page.locator('ol[aria-label="Timeline"] li[data-type="acknowledged"]').count()) >= 1);
+      const after = await call<{ incident: { status: string; acknowledgedBy: string } }>(
         'GET',
-        `/projects/${projectId}/incidents?status=active`,
+        `/projects/${projectId}/incidents/${incident.number}`,
       );
-      return r.incidents.some((i) => i.subjectId === badTarget.id) ? r : undefined;
-    });
-    const incident = incidents.find((i) => i.subjectId === badTarget.id);
-    assert.ok(incident);
-    // /uptime/incidents (a message's link trimmed by hand) is the list, which links to the page at the
-    // address the messages carry.
-    await page.goto(`${base}/projects/${projectId}/uptime/incidents`);
-    await page.waitForURL(`**/projects/${projectId}?view=incidents#uptime`);
-    const link = page.locator(`tr[data-incident="${incident.number}"] a`).first();
-    await link.click();
-    await page.waitForURL(`**/projects/${projectId}/uptime/incidents/${incident.number}`);
-    await page.getByRole('button', { name: 'Acknowledge' }).click();
-    await page.locator('[data-incident-status="acknowledged"]').first().waitFor();
-    await page.getByRole('textbox', { name: 'Comment' }).fill('looking at the database');
-    await page.getByRole('button', { name: 'Add comment' }).click();
-    await page
-      .locator('ol[aria-label="Timeline"] li[data-type="comment"]', { hasText: 'looking at the database' })
-      .waitFor();
-    assert.ok((await page.locator('ol[aria-label="Timeline"] li[data-type="acknowledged"]').count()) >= 1);
-    const after = await call<{ incident: { status: string; acknowledgedBy: string } }>(
-      'GET',
-      `/projects/${projectId}/incidents/${incident.number}`,
-    );
-    assert.equal(after.incident.status, 'acknowledged');
-    assert.equal(after.incident.acknowledgedBy, OWNER.email);
-    await shot(page, 'uptime-incident');
-  });
+      assert.equal(after.incident.status, 'acknowledged');
+      assert.equal(after.incident.acknowledgedBy, OWNER.email);
+      await shot(page, 'uptime-incident');
+
+      await page.getByRole('button', { name: 'Resolve' }).click();
+      await page.locator('[data-incident-status="resolved"]').first().waitFor();
+      await page.locator('ol[aria-label="Timeline"] li[data-type="resolved"]').waitFor();
+      assert.equal(await page.getByRole('button', { name: 'Acknowledge' }).count(), 0);
+      const resolved = await call<{ incident: { status: string; resolvedBy: string } }>(
+        'GET',
+        `/projects/${projectId}/incidents/${incident.number}`,
+      );
+      assert.deepEqual([resolved.incident.status, resolved.incident.resolvedBy], ['resolved', OWNER.email]);
+      await shot(page, 'uptime-incident-resolved');
+    },
+  );
 
   await step(
     'a webhook channel is added (secret shown once) and Send test reaches the receiver, signed',

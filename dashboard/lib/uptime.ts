@@ -191,15 +191,16 @@ export interface Delivery {
   finishedAt: string | null;
 }
 
-/** The target list's filters, in the query string as `status`, `kind`, `env` and `q`. */
+/** The target list's filters, in the query string as `status`, `kind`, `env`, `tag` and `q`. */
 export interface TargetFilters {
   status: TargetStatus | '';
   kind: TargetKind | '';
   env: string;
+  tag: string;
   q: string;
 }
-export const NO_TARGET_FILTERS: TargetFilters = { status: '', kind: '', env: '', q: '' };
-const FILTER_KEYS = ['status', 'kind', 'env', 'q'] as const;
+export const NO_TARGET_FILTERS: TargetFilters = { status: '', kind: '', env: '', tag: '', q: '' };
+const FILTER_KEYS = ['status', 'kind', 'env', 'tag', 'q'] as const;
 
 export function targetFiltersFromSearch(search: string): TargetFilters {
   const p = new URLSearchParams(search);
@@ -209,6 +210,7 @@ export function targetFiltersFromSearch(search: string): TargetFilters {
     status: (TARGET_STATUSES as readonly string[]).includes(status) ? (status as TargetStatus) : '',
     kind: (TARGET_KINDS as readonly string[]).includes(kind) ? (kind as TargetKind) : '',
     env: p.get('env') ?? '',
+    tag: (p.get('tag') ?? '').trim().toLowerCase().slice(0, 40),
     q: (p.get('q') ?? '').slice(0, 100),
   };
 }

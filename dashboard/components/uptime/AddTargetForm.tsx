@@ -1,7 +1,8 @@
 'use client';
 /**
- * "Add target": an HTTP URL with its interval and the accepted status codes, a TCP host:port, or a
- * heartbeat with its interval and grace. A heartbeat's push URL is shown once (only its hash is kept).
+ * "Add target": an HTTP check (method, URL, timeout, accepted status codes, keyword), a TCP host:port,
+ * or a heartbeat with its interval and grace, each with tags. A heartbeat's push URL is shown once
+ * (only its hash is kept).
  */
 import { type FormEvent, useState } from 'react';
 import { ErrorAlert } from '@/components/ErrorAlert';
@@ -10,9 +11,15 @@ import { api } from '@/lib/api';
 import { useAction } from '@/lib/hooks';
 import type { Environment } from '@/lib/types';
 import type { Target, TargetKind } from '@/lib/uptime';
+import {
+  type CheckDraft,
+  CheckFields,
+  EMPTY_CHECK,
+  parseTags,
+  specFromDraft,
+  TagsField,
+} from './CheckFields';
 import styles from './uptime.module.css';
-
-const DEFAULT_TIMEOUT_MS = 10_000;
 
 export function AddTargetForm({
   projectId,
@@ -26,10 +33,8 @@ export function AddTargetForm({
   const [kind, setKind] = useState<TargetKind>('http');
   const [name, setName] = useState('');
   const [env, setEnv] = useState(envs[0]?.slug ?? '');
-  const [url, setUrl] = useState('');
-  const [expect, setExpect] = useState('200-399');
-  const [host, setHost] = useState('');
-  const [port, setPort] = useState('443');
+  const [check, setCheck] = useState<CheckDraft>(EMPTY_CHECK);
+  const [tags, setTags] = useState('');
   const [intervalS, setIntervalS] = useState('60');
   const [graceS, setGraceS] = useState('60');
   const [pushUrl, setPushUrl] = useState<string | null>(null);
@@ -39,25 +44,8 @@ export function AddTargetForm({
   async function submit(e: FormEvent) {
     e.preventDefault();
     const interval = Number(intervalS);
-    const timeoutMs = Math.min(DEFAULT_TIMEOUT_MS, interval * 1000);
-    const spec =
-      kind === 'http'
-        ? {
-            url: url.trim(),
-            method: 'GET',
-            timeoutMs,
-            ...(expect.trim()
-              ? {
-                  acceptStatus: expect
-                    .split(',')
-                    .map((s) => s.trim())
-                    .filter(Boolean),
-                }
-              : {}),
-          }
-        : kind === 'tcp'
-          ? { host: host.trim(), port: Number(port), timeoutMs }
-          : undefined;
+    const spec = specFromDraft(kind, check, interval);
+    const tagList = parseTags(tags);
     await run(async () => {
       const res = await api<{ target: Target; heartbeatUrl?: string }>(
         `/projects/${encodeURIComponent(projectId)}/targets`,
@@ -70,14 +58,14 @@ export function AddTargetForm({
             intervalS: interval,
             ...(spec ? { spec } : {}),
             ...(kind === 'heartbeat' ? { graceS: Number(graceS) } : {}),
+            ...(tagList.length ? { tags: tagList } : {}),
           },
         },
       );
       setCreated(res.target.name);
       setPushUrl(res.heartbeatUrl ?? null);
       setName('');
-      setUrl('');
-      setHost('');
+      setCheck((c) => ({ ...c, url: '', host: '', keyword: '' }));
       onCreated();
     });
   }
@@ -135,64 +123,15 @@ export function AddTargetForm({
             </select>
           </div>
         </div>
+        <CheckFields
+          id="target"
+          kind={kind}
+          intervalS={Number(intervalS)}
+          draft={check}
+          onChange={setCheck}
+        />
         <div className="form-row">
-          {kind === 'http' ? (
-            <>
-              <div className="field">
-                <label htmlFor="target-url">URL</label>
-                <input
-                  id="target-url"
-                  className="input"
-                  type="url"
-                  required
-                  value={url}
-                  onChange={(e) => setUrl(e.target.value)}
-                  placeholder="https://example.com/health"
-                />
-              </div>
-              <div className="field">
-                <label htmlFor="target-expect">Expected status</label>
-                <input
-                  id="target-expect"
-                  className="input"
-                  value={expect}
-                  onChange={(e) => setExpect(e.target.value)}
-                  placeholder="200-399"
-                  aria-describedby="target-expect-hint"
-                />
-                <span id="target-expect-hint" className="hint">
-                  NNN or NNN-MMM, comma separated
-                </span>
-              </div>
-            </>
-          ) : kind === 'tcp' ? (
-            <>
-              <div className="field">
-                <label htmlFor="target-host">Host</label>
-                <input
-                  id="target-host"
-                  className="input"
-                  required
-                  value={host}
-                  onChange={(e) => setHost(e.target.value)}
-                  placeholder="db.internal"
-                />
-              </div>
-              <div className="field">
-                <label htmlFor="target-port">Port</label>
-                <input
-                  id="target-port"
-                  className="input"
-                  type="number"
-                  required
-                  min={1}
-                  max={65535}
-                  value={port}
-                  onChange={(e) => setPort(e.target.value)}
-                />
-              </div>
-            </>
-          ) : (
+          {kind === 'heartbeat' ? (
             <div className="field">
               <label htmlFor="target-grace">Grace (seconds)</label>
               <input
@@ -205,7 +144,7 @@ export function AddTargetForm({
                 onChange={(e) => setGraceS(e.target.value)}
               />
             </div>
-          )}
+          ) : null}
           <div className="field">
             <label htmlFor="target-interval">
               {kind === 'heartbeat' ? 'Expected every (s)' : 'Interval (s)'}
@@ -221,6 +160,7 @@ export function AddTargetForm({
               onChange={(e) => setIntervalS(e.target.value)}
             />
           </div>
+          <TagsField id="target" value={tags} onChange={setTags} />
         </div>
         <ErrorAlert error={error} title="Could not add the target." />
         <div>

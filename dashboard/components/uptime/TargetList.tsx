@@ -4,11 +4,11 @@
  * 200 come from the server by keyset cursor as the user scrolls near the end of what is loaded, and
  * only the rows in view (plus a few either side) are in the DOM, each at a fixed height, positioned
  * over a spacer as tall as every loaded row. Status chips (with the server's counts), kind,
- * environment and a debounced name search live in the query string. The first page refreshes on its
+ * environment, tag (typed, or clicked on a row) and a debounced name search live in the query string. The first page refreshes on its
  * own while the list is scrolled near the top, so statuses move without a reload.
  */
 import Link from 'next/link';
-import { type UIEvent, useCallback, useEffect, useLayoutEffect, useRef, useState } from 'react';
+import { type UIEvent, useCallback, useEffect, useLayoutEffect, useMemo, useRef, useState } from 'react';
 import { ConfirmButton } from '@/components/ConfirmButton';
 import { ErrorAlert } from '@/components/ErrorAlert';
 import { api } from '@/lib/api';
@@ -41,6 +41,8 @@ const PAGE_SIZE = 200;
 const PREFETCH_ROWS = 60;
 const REFRESH_MS = 10_000;
 const SEARCH_DEBOUNCE_MS = 250;
+/** api/src/uptime/schemas.ts TAG_PATTERN: a tag filter the API would refuse is not sent. */
+const TAG_RE = /^[a-z0-9][a-z0-9_.:-]{0,39}$/;
 
 interface ListState {
   rows: Target[];
@@ -65,6 +67,7 @@ export function TargetList({
     typeof window === 'undefined' ? NO_TARGET_FILTERS : targetFiltersFromSearch(window.location.search),
   );
   const [search, setSearch] = useState(filters.q);
+  const [tagText, setTagText] = useState(filters.tag);
   const [list, setList] = useState<ListState>({ rows: [], cursor: null, counts: null, key: '' });
   const [loaded, setLoaded] = useState(false);
   const [loadError, setLoadError] = useState<unknown>(null);
@@ -88,12 +91,28 @@ export function TargetList({
     const id = setTimeout(() => update({ ...filters, q: search.trim() }), SEARCH_DEBOUNCE_MS);
     return () => clearTimeout(id);
   }, [search, filters, update]);
+  useEffect(() => {
+    const tag = tagText.trim().toLowerCase();
+    if (tag === filters.tag || (tag && !TAG_RE.test(tag))) return;
+    const id = setTimeout(() => update({ ...filters, tag }), SEARCH_DEBOUNCE_MS);
+    return () => clearTimeout(id);
+  }, [tagText, filters, update]);
+
+  const pickTag = useCallback(
+    (tag: string) => {
+      const next = filters.tag === tag ? '' : tag;
+      setTagText(next);
+      update({ ...filters, tag: next });
+    },
+    [filters, update],
+  );
 
   const query = useCallback(
     (cursor?: string) => ({
       status: filters.status || undefined,
       kind: filters.kind || undefined,
       env: filters.env || undefined,
+      tag: filters.tag || undefined,
       q: filters.q || undefined,
       limit: PAGE_SIZE,
       cursor,
@@ -209,6 +228,7 @@ export function TargetList({
   }
 
   const rows = list.rows;
+  const knownTags = useMemo(() => tagsOf(list.rows), [list.rows]);
   const first = Math.max(0, Math.floor(scrollTop / ROW_HEIGHT) - OVERSCAN);
   const last = Math.min(rows.length, Math.ceil((scrollTop + viewHeight) / ROW_HEIGHT) + OVERSCAN);
   const counts = list.counts;
@@ -269,6 +289,25 @@ export function TargetList({
           </label>
         ) : null}
         <label className={styles.filterField}>
+          <span className="visually-hidden">Filter by tag</span>
+          <input
+            className="input"
+            type="text"
+            placeholder="Tag"
+            value={tagText}
+            maxLength={40}
+            size={10}
+            list="target-tag-suggestions"
+            aria-invalid={tagText.trim() !== '' && !TAG_RE.test(tagText.trim().toLowerCase())}
+            onChange={(e) => setTagText(e.target.value)}
+          />
+          <datalist id="target-tag-suggestions">
+            {knownTags.map((tag) => (
+              <option key={tag} value={tag} />
+            ))}
+          </datalist>
+        </label>
+        <label className={styles.filterField}>
           <span className="visually-hidden">Search targets by name</span>
           <input
             className="input"
@@ -317,6 +356,8 @@ export function TargetList({
               href={`${base}/uptime/targets/${t.id}`}
               now={now}
               canEdit={canEdit}
+              activeTag={filters.tag}
+              onTag={pickTag}
               onEnabled={setEnabled}
               onDelete={remove}
             />
@@ -355,6 +396,8 @@ function TargetRow({
   href,
   now,
   canEdit,
+  activeTag,
+  onTag,
   onEnabled,
   onDelete,
 }: {
@@ -363,6 +406,8 @@ function TargetRow({
   href: string;
   now: number;
   canEdit: boolean;
+  activeTag: string;
+  onTag: (tag: string) => void;
   onEnabled: (t: Target, enabled: boolean) => Promise<void>;
   onDelete: (t: Target) => Promise<void>;
 }) {
@@ -392,7 +437,19 @@ function TargetRow({
       </td>
       <td className={`${styles.cell} mono`}>{t.env}</td>
       <td className={`${styles.cell} ${styles.what} mono`} title={targetWhat(t)}>
-        {targetWhat(t)}
+        <span className={styles.whatText}>{targetWhat(t)}</span>
+        {t.tags.map((tag) => (
+          <button
+            key={tag}
+            type="button"
+            className={styles.tag}
+            aria-pressed={tag === activeTag}
+            title={tag === activeTag ? 'Show every tag' : `Only targets tagged ${tag}`}
+            onClick={() => onTag(tag)}
+          >
+            {tag}
+          </button>
+        ))}
       </td>
       <td className={`${styles.cell} ${styles.num}`} title={t.lastMessage ?? undefined}>
         {t.lastOk === false && t.lastErrorClass ? (
@@ -416,4 +473,14 @@ function TargetRow({
       </td>
     </tr>
   );
+}
+
+/** The tags seen on loaded rows (at most 100), for the tag filter's suggestions. */
+function tagsOf(rows: Target[]): string[] {
+  const seen = new Set<string>();
+  for (const r of rows) {
+    for (const tag of r.tags) seen.add(tag);
+    if (seen.size >= 100) break;
+  }
+  return [...seen].sort();
 }

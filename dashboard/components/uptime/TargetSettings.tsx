@@ -1,8 +1,10 @@
 'use client';
 /**
- * A target's check settings on its page, for developers: interval (and grace for heartbeats), how
- * many failed checks open an incident and how many good ones resolve it, the "degraded" latency
- * threshold, anomaly detection and its sensitivity. Only changed fields are sent (PATCH). Heartbeat
+ * A target's settings on its page, for developers: name, tags, the check itself (URL, method,
+ * timeout, expected status, keyword; host and port), interval (and grace for heartbeats), how many
+ * failed checks open an incident and how many good ones resolve it, the "degraded" latency
+ * threshold, anomaly detection and its sensitivity. Only changed fields are sent (PATCH); the check's
+ * fields the form does not show (headers, body, JSON path) are kept. Heartbeat
  * targets can get a new push URL (shown once; the old one stops working). The fields start from the
  * target as loaded and follow what the server answers to a save (not the page's later refreshes, which
  * would overwrite an edit in progress).
@@ -13,6 +15,14 @@ import { SecretOnce } from '@/components/SecretOnce';
 import { api } from '@/lib/api';
 import { useAction } from '@/lib/hooks';
 import type { Target } from '@/lib/uptime';
+import {
+  type CheckDraft,
+  CheckFields,
+  draftFromSpec,
+  parseTags,
+  specFromDraft,
+  TagsField,
+} from './CheckFields';
 import styles from './uptime.module.css';
 
 type Sensitivity = Target['sensitivity'];
@@ -26,6 +36,10 @@ export function TargetSettings({
   target: Target;
   onSaved: () => void;
 }) {
+  const [name, setName] = useState(target.name);
+  const [tags, setTags] = useState(target.tags.join(', '));
+  const [check, setCheck] = useState<CheckDraft>(() => draftFromSpec(target.spec));
+  const [checkEdited, setCheckEdited] = useState(false);
   const [intervalS, setIntervalS] = useState(String(target.intervalS));
   const [graceS, setGraceS] = useState(String(target.graceS));
   const [failAfter, setFailAfter] = useState(String(target.failAfter));
@@ -48,14 +62,22 @@ export function TargetSettings({
       anomaly,
       sensitivity,
     };
-    const body = Object.fromEntries(
+    const body: Record<string, unknown> = Object.fromEntries(
       Object.entries(next).filter(([k, v]) => target[k as keyof typeof next] !== v),
     );
+    if (name.trim() !== target.name) body.name = name.trim();
+    const tagList = parseTags(tags);
+    if (tagList.join(',') !== [...target.tags].sort().join(',')) body.tags = tagList;
+    if (checkEdited) body.spec = specFromDraft(target.kind, check, Number(intervalS), target.spec);
     setSaved(false);
     if (Object.keys(body).length === 0) return;
     const ok = await action.run(
       async () => {
         const { target: t } = await api<{ target: Target }>(path, { method: 'PATCH', body });
+        setName(t.name);
+        setTags(t.tags.join(', '));
+        setCheck(draftFromSpec(t.spec));
+        setCheckEdited(false);
         setIntervalS(String(t.intervalS));
         setGraceS(String(t.graceS));
         setFailAfter(String(t.failAfter));
@@ -88,6 +110,30 @@ export function TargetSettings({
         Settings
       </h2>
       <form onSubmit={save} aria-label="Target settings" className={styles.addForm}>
+        <div className="form-row">
+          <div className="field">
+            <label htmlFor="ts-name">Name</label>
+            <input
+              id="ts-name"
+              className="input"
+              required
+              maxLength={100}
+              value={name}
+              onChange={(e) => setName(e.target.value)}
+            />
+          </div>
+          <TagsField id="ts" value={tags} onChange={setTags} />
+        </div>
+        <CheckFields
+          id="ts"
+          kind={target.kind}
+          intervalS={Number(intervalS)}
+          draft={check}
+          onChange={(d) => {
+            setCheck(d);
+            setCheckEdited(true);
+          }}
+        />
         <div className="form-row">
           <div className="field">
             <label htmlFor="ts-interval">{beat ? 'Expected every (s)' : 'Interval (s)'}</label>

@@ -149,6 +149,12 @@ export function TargetView() {
             for {fmtSince(t.statusSince)} (since {formatDate(t.statusSince)}) ·{' '}
             <span className="badge">{t.kind}</span> <span className="mono">{targetWhat(t)}</span> · {t.env} ·
             every {t.intervalS} s
+            {t.tags.length ? (
+              <>
+                {' '}
+                · tags <span className="mono">{t.tags.join(', ')}</span>
+              </>
+            ) : null}
           </>
         }
       />
