@@ -180,6 +180,97 @@ export const ERROR_CODES = {
     description:
       'A maintenance window names target ids that are not targets of this project; `details.targetIds` lists them.',
   },
+  // environment variables (issue 5; docs/environments.md)
+  invalid_key: {
+    status: 400,
+    description:
+      'A variable name is not valid: letters, digits and underscores, not starting with a digit, at most 256 characters; `details` lists each bad name.',
+  },
+  invalid_value: {
+    status: 400,
+    description:
+      'A variable value is not text: values are UTF-8 without NUL characters (binary data must be encoded, e.g. base64).',
+  },
+  value_too_large: {
+    status: 400,
+    description: 'A variable value is larger than 64 KiB (65,536 bytes of UTF-8); `details` names the key.',
+  },
+  too_many_variables: {
+    status: 400,
+    description: 'An environment holds at most 5,000 variables per scope (the environment, or one service).',
+  },
+  duplicate_key: {
+    status: 400,
+    description:
+      'The same variable (key and service) appears more than once in one change or import; `details` lists them (with line numbers for an import).',
+  },
+  invalid_dotenv: {
+    status: 400,
+    description:
+      'An imported .env file has malformed lines; `details` lists each (`line`, `message`). Nothing was imported.',
+  },
+  variable_not_found: {
+    status: 404,
+    description: 'No variable with this key (and service) in this environment.',
+  },
+  version_not_found: { status: 404, description: 'No version with this number in this environment.' },
+  version_conflict: {
+    status: 409,
+    description:
+      'The change was based on an older version of the environment: someone changed it meanwhile. `details.currentVersion` is the newest; review the difference and retry.',
+  },
+  reference_missing: {
+    status: 422,
+    description:
+      'A value refers to a variable that does not exist (`${KEY}` in the same environment, `${env.KEY}` in another); `details` lists each reference.',
+  },
+  reference_cycle: {
+    status: 422,
+    description: 'Values refer to each other in a cycle; `details.cycle` lists the keys in order.',
+  },
+  environment_frozen: {
+    status: 423,
+    description:
+      'The environment is in a freeze window: changes, rollbacks, promotions into it and approvals are refused until `details.until` (reason in `details.reason`).',
+  },
+  approval_required: {
+    status: 403,
+    description:
+      'Your role may only propose changes to this environment; send the change with `"propose": true` (the CLI does) and an admin or owner approves it.',
+  },
+  proposal_not_found: { status: 404, description: 'No proposal with this id or number in this project.' },
+  proposal_not_pending: {
+    status: 409,
+    description: 'The proposal was already applied, rejected, cancelled or found conflicting.',
+  },
+  self_approval: {
+    status: 403,
+    description: 'A proposal must be approved by a different admin or owner than its author.',
+  },
+  proposal_conflict: {
+    status: 409,
+    description:
+      'Keys the proposal changes were changed in the environment after it was proposed; it is marked `conflict` and must be proposed again. `details.keys` lists them.',
+  },
+  required_keys_missing: {
+    status: 422,
+    description:
+      'The promotion would leave the target environment without required keys, or with values not matching their pattern; `details` lists each (`key`, `problem`).',
+  },
+  invalid_policy: {
+    status: 400,
+    description: 'The policy is not usable (e.g. approvals must need admin or owner); the message says why.',
+  },
+  freeze_not_found: { status: 404, description: 'No freeze window with this id in this environment.' },
+  invalid_freeze_window: {
+    status: 400,
+    description: 'The freeze window must end after it starts, end in the future, and last at most 90 days.',
+  },
+  invalid_promotion: {
+    status: 400,
+    description:
+      'A promotion must go from an environment to a different one of the same project; the message says why.',
+  },
   // server
   service_unavailable: {
     status: 503,
