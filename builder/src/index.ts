@@ -7,7 +7,7 @@
  */
 import type { Bus, Clock, Db, Logger } from '@peep/pkg';
 import type { MasterKeys } from '@peep/pkg/project-keys';
-import { createEvaluator } from './incidents/evaluator.js';
+import { createEvaluator, type Evaluator } from './incidents/evaluator.js';
 import { createIncidentStore } from './incidents/store.js';
 import { janitorRepo } from './janitor.js';
 import { enqueueReminders } from './notifier/reminders.js';
@@ -107,8 +107,9 @@ export function createBuilder(deps: BuilderDeps): Builder {
     ...(deps.publicUrl ? { publicUrl: deps.publicUrl } : {}),
     wake: () => deps.bus.publish(NOTIFY_WAKE, { reason: 'incident' }),
   });
+  let evaluator: Evaluator | null = null;
   if (deps.anomaly !== false) {
-    const evaluator = createEvaluator({
+    const ev = createEvaluator({
       db,
       log: log.child({ component: 'anomaly-evaluator' }),
       incidents,
@@ -116,11 +117,12 @@ export function createBuilder(deps: BuilderDeps): Builder {
       ...(deps.anomaly?.settleMs !== undefined ? { settleMs: deps.anomaly.settleMs } : {}),
       onChange: () => deps.bus.publish(NOTIFY_WAKE, { reason: 'incident' }),
     });
+    evaluator = ev;
     jobs.push({
       name: 'anomaly-evaluator',
       everyMs: deps.anomaly?.everyMs ?? 10_000,
       async run() {
-        await evaluator.evaluateOnce();
+        await ev.evaluateOnce();
       },
     });
   }
@@ -210,6 +212,10 @@ export function createBuilder(deps: BuilderDeps): Builder {
       for (const t of timers) clearTimeout(t);
       timers.clear();
       await Promise.all([...running, notifier?.stop(), scheduler?.stop()]);
+      // Detector states kept in memory between checkpoints (builder/src/incidents/evaluator.ts).
+      await evaluator
+        ?.flush()
+        .catch((err) => log.warn({ err }, 'could not write the anomaly detector states'));
     },
     async runOnce() {
       for (const j of jobs) await runJob(j);

@@ -180,12 +180,15 @@ for (const engine of testEngines()) {
       t = await openTestDb(engine);
       db = t.db;
       ids = await seed(db);
+      // Every state written at every pass, so the assertions below can read them in the database (the
+      // memory copy with checkpoints has its own suite at the end).
       evaluator = createEvaluator({
         db,
         log,
         incidents: store,
         now: () => new Date(clockMs),
         settleMs: SETTLE,
+        checkpointEvery: 1,
       });
       await db.query(
         `INSERT INTO channels (project_id, name, kind, url_sealed, url_hint) VALUES ($1, 'ops', 'webhook', 'sealed', 'https://…')`,
@@ -354,7 +357,7 @@ for (const engine of testEngines()) {
       const [a, b] = await Promise.all([evaluator.evaluateOnce(), other.evaluateOnce()]);
       assert.equal(a.minutes + b.minutes, 1, JSON.stringify([a, b]));
       const cursor = (await states(db)).find((s) => s.k === 'service//cursor');
-      assert.deepEqual(cursor?.state, { next: T0 + 196 * MIN });
+      assert.equal((cursor?.state as { next: number }).next, T0 + 196 * MIN);
     });
 
     test('error rate: 20 % opens error_rate (default rule) and error_rate_anomaly; 1 % and 5-request minutes do not', async () => {
@@ -477,6 +480,155 @@ for (const engine of testEngines()) {
       } finally {
         await big.drop();
       }
+    });
+  });
+}
+
+for (const engine of testEngines()) {
+  describe(`anomaly evaluator memory copy and take-over (${engine})`, { timeout: 120_000 }, () => {
+    let t: TestDb;
+    let db: Db;
+    let ids: Ids;
+    let clockMs = 0;
+    const store = createIncidentStore();
+    const make = () =>
+      createEvaluator({ db, log, incidents: store, now: () => new Date(clockMs), settleMs: SETTLE });
+    const through = (ev: ReturnType<typeof createEvaluator>, minute: number) => {
+      clockMs = T0 + minute * MIN + SETTLE;
+      return ev.evaluateOnce();
+    };
+
+    before(async () => {
+      t = await openTestDb(engine);
+      db = t.db;
+      ids = await seed(db, 'memo');
+      const minutes = Array.from({ length: 240 }, (_, m) => ({
+        minute: m,
+        count: 200,
+        errors: 1 + (m % 3),
+        base: m >= 180 && m < 190 ? 600 : 66,
+      }));
+      await insertService(db, ids, 'checkout-api', minutes, 11);
+      const shop = await addTarget(db, ids, 'shop website');
+      await insertTarget(
+        db,
+        shop,
+        minutes.map((m) => ({ minute: m.minute, base: m.base === 600 ? 700 : 80 })),
+        12,
+      );
+    });
+    after(async () => {
+      await t?.drop();
+    });
+
+    test('states live in memory between checkpoints; a replica taking over from the database detects the same spike; flush writes only while it owns the cursors', async () => {
+      const a = make();
+      for (const m of [1, 61, 121]) await through(a, m);
+      // Minute by minute from here: each series is written in its turn (one minute in ten).
+      for (let m = 122; m <= 177; m++) await through(a, m);
+      const detectorRows = async () =>
+        (await states(db)).filter((s) => s.k.endsWith('/latency') || s.k.endsWith('/error_rate'));
+      const inDb = await detectorRows();
+      assert.deepEqual(
+        inDb.map((s) => s.k.replace(/target\/[^/]+/, 'target')),
+        ['service/checkout-api/error_rate', 'service/checkout-api/latency', 'target/latency'],
+        'every state reached the database in its turn',
+      );
+      // The database lags the memory copy for normal series: some state rows are older than the pass.
+      const lastT = (s: { state: unknown }) => (s.state as { lastT: number }).lastT;
+      assert.ok(
+        inDb.some((s) => lastT(s) < T0 + 176 * MIN),
+        'a normal series is not written every minute',
+      );
+
+      // Replica A dies here (no flush). Replica B reads the database and carries on.
+      const b = make();
+      for (let m = 178; m <= 182; m++) await through(b, m);
+      assert.deepEqual(await incidents(db), [], 'nothing opened before the third slow minute');
+      await through(b, 183);
+      assert.deepEqual(
+        (await incidents(db)).map((i) => [i.subject_name, i.kind]),
+        [
+          ['checkout-api', 'latency_anomaly'],
+          ['shop website', 'latency_anomaly'],
+        ],
+        'opened on the third slow minute, as without a take-over',
+      );
+      // Open anomalies are written every pass: the database knows.
+      for (const s of (await states(db)).filter((s) => s.k.endsWith('/latency')))
+        assert.equal((s.state as { open: boolean }).open, true, s.k);
+      for (let m = 184; m <= 195; m++) await through(b, m);
+      const resolved = (await incidents(db)).filter((i) => i.status === 'resolved');
+      assert.equal(resolved.length, 2);
+      for (const i of resolved) assert.equal(new Date(i.resolved_at as Date).getTime(), T0 + 195 * MIN);
+
+      // A comes back with a stale copy: its cursor token is not the newest, so it reads the database.
+      const r = await through(a, 196);
+      assert.equal(r.minutes, 1);
+      assert.equal((await incidents(db)).length, 2, 'no duplicate from the stale copy');
+      // B's copy is now stale in turn: its flush writes nothing; A's writes what A has not written.
+      assert.equal(await b.flush(), 0);
+      await a.flush();
+      for (const s of await detectorRows())
+        assert.equal(lastT(s), T0 + 195 * MIN, `${s.k} written up to the last minute`);
+    });
+  });
+}
+
+for (const engine of testEngines()) {
+  describe(`anomaly evaluator and maintenance windows (${engine})`, { timeout: 120_000 }, () => {
+    let t: TestDb;
+    let db: Db;
+    let ids: Ids;
+    let clockMs = 0;
+
+    before(async () => {
+      t = await openTestDb(engine);
+      db = t.db;
+      ids = await seed(db, 'maint');
+      // payments: ordinary for 200 minutes, then ten times slower for good.
+      const minutes = Array.from({ length: 240 }, (_, m) => ({
+        minute: m,
+        count: 200,
+        errors: 1,
+        base: m >= 200 ? 700 : 66,
+      }));
+      await insertService(db, ids, 'payments', minutes, 21);
+      await db.query(
+        `INSERT INTO maintenance_windows (project_id, title, starts_at, ends_at, services)
+         VALUES ($1, 'migration', $2, $3, '{payments}')`,
+        [ids.projectId, new Date(T0 + 190 * MIN), new Date(T0 + 206 * MIN)],
+      );
+    });
+    after(async () => {
+      await t?.drop();
+    });
+
+    test('an anomaly that begins in a maintenance window opens when the window ends, if it lasts', async () => {
+      const ev = createEvaluator({
+        db,
+        log,
+        incidents: createIncidentStore(),
+        now: () => new Date(clockMs),
+        settleMs: SETTLE,
+      });
+      const through = (minute: number) => {
+        clockMs = T0 + minute * MIN + SETTLE;
+        return ev.evaluateOnce();
+      };
+      for (const m of [1, 61, 121, 180]) await through(m);
+      for (let m = 181; m <= 205; m++) await through(m);
+      assert.deepEqual(await incidents(db), [], 'the detector opened at minute 203, inside the window');
+      await through(206);
+      const open = await incidents(db);
+      assert.deepEqual(
+        open.map((i) => [i.subject_name, i.kind, i.status]),
+        [['payments', 'latency_anomaly', 'open']],
+      );
+      assert.equal(new Date(open[0]?.opened_at as Date).getTime(), T0 + 206 * MIN);
+      assert.match(open[0]?.reason ?? '', /outlasted it/);
+      await through(207);
+      assert.equal((await incidents(db)).length, 1, 'opened once');
     });
   });
 }
