@@ -255,6 +255,63 @@ for (const engine of testEngines()) {
       }
     });
 
+    test('a target down in a maintenance window opens its incident when the window ends, not before', async () => {
+      const { db } = t;
+      const p = await db.query<{ id: string }>(
+        `INSERT INTO projects (slug, name) VALUES ('maint', 'Maint') RETURNING id`,
+      );
+      const projectId = (p.rows[0] as { id: string }).id;
+      const e = await db.query<{ id: string }>(
+        `INSERT INTO environments (project_id, slug, name, position) VALUES ($1, 'prod', 'Production', 0) RETURNING id`,
+        [projectId],
+      );
+      const ids = { projectId, envId: (e.rows[0] as { id: string }).id };
+      const down = await startServer((_req, res) => {
+        res.statusCode = 503;
+        res.end('planned work');
+      });
+      const id = await addTarget(db, ids, { name: 'api', spec: http(`${down.origin}/`) });
+      // Every check in the first ~6 s falls inside the window (the first one comes within 5 s).
+      const endsAt = new Date(Date.now() + 6_000);
+      await db.query(
+        `INSERT INTO maintenance_windows (project_id, title, starts_at, ends_at) VALUES ($1, 'db upgrade', now() - interval '1 minute', $2)`,
+        [projectId, endsAt],
+      );
+      const s = createScheduler({
+        db,
+        bus: createMemoryBus(),
+        log,
+        incidents: createIncidentStore(),
+        tickMs: 200,
+        writer: { flushMs: 50 },
+      });
+      await s.start();
+      try {
+        const incidents = () =>
+          db
+            .query<{ opened_at: Date; reason: string }>(
+              `SELECT opened_at, reason FROM incidents WHERE subject_id = $1 AND kind = 'down'`,
+              [id],
+            )
+            .then((r) => r.rows);
+        await waitFor('down in the window', async () => {
+          const r = await db.query<{ status: string }>('SELECT status FROM targets WHERE id = $1', [id]);
+          return r.rows[0]?.status === 'down';
+        });
+        assert.ok(Date.now() < endsAt.getTime(), 'the first failed check came inside the window');
+        assert.deepEqual(await incidents(), [], 'suppressed while the window lasts');
+        const [inc] = await waitFor('incident after the window', async () => {
+          const r = await incidents();
+          return r.length > 0 && r;
+        });
+        assert.ok(new Date(inc?.opened_at as Date).getTime() >= endsAt.getTime());
+        assert.match(inc?.reason ?? '', /outlasted it/);
+      } finally {
+        await s.stop({ releaseLeases: true });
+        await down.close();
+      }
+    });
+
     test('two workers: every slot checked once; a dead worker hands its targets over within one interval', async () => {
       const fresh = await openTestDb(engine);
       const { db } = fresh;

@@ -32,6 +32,7 @@ import {
   type TargetState,
   type Thresholds,
   type Transition,
+  type TransitionKind,
   type UptimeResult,
 } from './state.js';
 import { createWheel, type WheelItem } from './wheel.js';
@@ -76,6 +77,11 @@ interface Held extends WheelItem {
   sweptAt: number | null;
   thresholds: Thresholds;
   state: TargetState;
+  /**
+   * Incidents a maintenance window kept from opening, by kind: retried at each later result while
+   * the problem lasts, so one that outlasts the window opens when the window ends.
+   */
+  suppressed?: Map<TransitionKind, Transition>;
 }
 
 interface TargetRow {
@@ -214,9 +220,10 @@ export function createScheduler(o: SchedulerOptions): Scheduler {
     for (const tr of list) {
       log.info({ targetId: t.id, target: t.name, kind: tr.kind, open: tr.open }, 'target transition');
       if (!o.incidents) continue;
+      if (!tr.open) t.suppressed?.delete(tr.kind);
       try {
-        if (tr.open)
-          await o.incidents.open(o.db, {
+        if (tr.open) {
+          const r = await o.incidents.open(o.db, {
             projectId: t.projectId,
             environmentId: t.environmentId,
             subjectType: 'target',
@@ -228,7 +235,9 @@ export function createScheduler(o: SchedulerOptions): Scheduler {
             numbers: tr.numbers,
             at: new Date(tr.at),
           });
-        else
+          if (r.suppressed) (t.suppressed ??= new Map()).set(tr.kind, tr);
+          else t.suppressed?.delete(tr.kind);
+        } else
           await o.incidents.resolve(o.db, {
             projectId: t.projectId,
             subjectType: 'target',
@@ -244,12 +253,34 @@ export function createScheduler(o: SchedulerOptions): Scheduler {
     }
   }
 
+  /** Opens again the suppressed incidents whose problem lasts (the open is refused again inside a window). */
+  function stillSuppressed(t: Held, list: Transition[], r: UptimeResult): Transition[] {
+    const out: Transition[] = [];
+    for (const [kind, tr] of t.suppressed ?? []) {
+      if (list.some((l) => l.kind === kind)) continue;
+      const lasts =
+        kind === 'degraded'
+          ? t.state.degraded.open
+          : kind === 'cert_expiring'
+            ? t.state.certWarning
+            : t.state.status === 'down';
+      if (!lasts) {
+        t.suppressed?.delete(kind);
+        continue;
+      }
+      const at = r.startedAt + r.durationMs;
+      out.push({ ...tr, at, reason: `${tr.reason} It began in a maintenance window and outlasted it.` });
+    }
+    return out;
+  }
+
   function record(t: Held, result: UptimeResult, raw: boolean) {
     counts.checks++;
     if (!result.ok) counts.failures++;
     const outcome = result.ok ? 'ok' : (result.errorClass ?? 'other');
     outcomes[outcome] = (outcomes[outcome] ?? 0) + 1;
     const list = step(t.thresholds, t.state, result);
+    if (t.suppressed?.size) list.push(...stillSuppressed(t, list, result));
     writer.add({ targetId: t.id, projectId: t.projectId, result, raw, state: { ...t.state } });
     if (list.length > 0) {
       // State first (so the dashboard shows "down" with the incident), then the incidents.
