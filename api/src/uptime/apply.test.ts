@@ -6,6 +6,7 @@
  */
 import assert from 'node:assert/strict';
 import { after, before, describe, test } from 'node:test';
+import { createIncidentStore } from '@peep/builder';
 import { type BusMessage, createMemoryBus } from '@peep/pkg';
 import {
   call,
@@ -127,6 +128,64 @@ for (const engine of testEngines()) {
       assert.deepEqual(await names(), ['prod/api', 'prod/backup', 'prod/db', 'staging/api']);
       const pruned = await apply({ env: 'prod', targets: keep, prune: true });
       assert.deepEqual(pruned.body.delete.sort(), ['backup', 'db']);
+      assert.deepEqual(await names(), ['prod/api', 'staging/api']);
+    });
+
+    test("pausing or pruning through apply resolves the targets' open incidents, as the single routes do", async () => {
+      const store = createIncidentStore();
+      const made = await apply({
+        env: 'prod',
+        targets: [
+          { name: 'pay', kind: 'http', spec: http('/pay'), intervalS: 30 },
+          { name: 'cart', kind: 'http', spec: http('/cart'), intervalS: 30 },
+        ],
+      });
+      assert.deepEqual(made.body.create, ['pay', 'cart']);
+      const list = await call(s, owner, 'GET', `/api/v1/projects/${pid}/targets?env=prod&limit=500`);
+      const idOf = (name: string) =>
+        (list.body.targets as { id: string; name: string; environmentId?: string }[]).find(
+          (t) => t.name === name,
+        )?.id as string;
+      const env = await s.db.query<{ id: string }>(
+        `SELECT id FROM environments WHERE project_id = $1 AND slug = 'prod'`,
+        [pid],
+      );
+      for (const name of ['pay', 'cart'])
+        await store.open(s.db, {
+          projectId: pid,
+          environmentId: env.rows[0]?.id as string,
+          subjectType: 'target',
+          subjectId: idOf(name),
+          subjectName: name,
+          kind: 'down',
+          title: `${name} is down`,
+          reason: 'refused',
+          numbers: {},
+          at: new Date(),
+        });
+      const status = async (name: string) =>
+        (
+          await s.db.query<{ status: string; body: string }>(
+            `SELECT i.status, e.body FROM incidents i
+               JOIN incident_events e ON e.incident_id = i.id AND e.type = 'resolved'
+              WHERE i.subject_id = $1`,
+            [idOf(name)],
+          )
+        ).rows[0];
+      // pay paused, cart left out with prune.
+      const r = await apply({
+        env: 'prod',
+        targets: [
+          ...file().slice(0, 1),
+          { name: 'pay', kind: 'http', spec: http('/pay'), intervalS: 30, enabled: false },
+        ],
+        prune: true,
+      });
+      assert.equal(r.status, 200, JSON.stringify(r.body));
+      assert.ok(r.body.delete.includes('cart'));
+      assert.deepEqual(await status('pay'), { status: 'resolved', body: 'Resolved: target paused.' });
+      assert.deepEqual(await status('cart'), { status: 'resolved', body: 'Resolved: target deleted.' });
+      await apply({ env: 'prod', targets: file().slice(0, 1), prune: true });
       assert.deepEqual(await names(), ['prod/api', 'staging/api']);
     });
 

@@ -133,6 +133,7 @@ export function createApply(deps: { db: Db; clock: Clock; targets: TargetService
     req: ApplyRequest,
   ): Promise<{ result: ApplyResponse; tokens: Record<string, string> }> {
     const dryRun = req.dryRun === true;
+    let enqueued = 0;
     const run = async (q: Queryable) => {
       // Two applies of one project at once would each miss the other's targets.
       if (!dryRun)
@@ -190,6 +191,19 @@ export function createApply(deps: { db: Db; clock: Clock; targets: TargetService
           project.id,
           remove.map((t) => t.target.id),
         );
+        // As pausing or deleting one target does: its open incidents cannot recover.
+        enqueued += await targets.closeIncidentsOf(
+          q,
+          project.id,
+          update.filter((u) => u.paused).map((u) => u.id),
+          'target paused',
+        );
+        enqueued += await targets.closeIncidentsOf(
+          q,
+          project.id,
+          remove.map((t) => t.target.id),
+          'target deleted',
+        );
       }
       const result: ApplyResponse = {
         dryRun,
@@ -201,6 +215,7 @@ export function createApply(deps: { db: Db; clock: Clock; targets: TargetService
       return { result, tokens: dryRun ? {} : tokens, touched };
     };
     const out = dryRun ? await run(db) : await db.transaction(run);
+    targets.wake(enqueued);
     // Many changes are cheaper for the scheduler to reload at once than one by one.
     if (!dryRun && out.touched.length > PUBLISH_EACH_MAX) targets.changed(project.id, null);
     else if (!dryRun) for (const id of out.touched) targets.changed(project.id, id);

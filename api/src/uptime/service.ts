@@ -264,6 +264,16 @@ export function createTargetService(deps: { db: Db; bus: Bus; clock: Clock; conf
 
   return {
     changed,
+    /**
+     * Resolves the open incidents of targets an apply paused or deleted (inside its transaction);
+     * call `wake` with the result once it committed.
+     */
+    async closeIncidentsOf(tx: Queryable, projectId: string, ids: string[], why: string): Promise<number> {
+      let n = 0;
+      for (const id of ids) n += await closeIncidents(tx, projectId, id, why);
+      return n;
+    },
+    wake,
 
     async list(project: Project, query: ListTargetsQuery): Promise<TargetList> {
       const f: ListFilters = {};
