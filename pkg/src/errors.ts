@@ -272,6 +272,11 @@ export const ERROR_CODES = {
       'A promotion must go from an environment to a different one of the same project; the message says why.',
   },
   // server
+  sealed_value_unreadable: {
+    status: 500,
+    description:
+      'Data integrity failure: a stored variable value does not open with the project key (tampered or wrong master key). The message and log name the environment and key, never the value; other environments still read.',
+  },
   service_unavailable: {
     status: 503,
     description: 'A dependency (usually the database) is unavailable or not migrated yet; retry shortly.',
