@@ -466,6 +466,16 @@ for (const engine of testEngines()) {
         ],
       );
       assert.ok(!rows.some((r) => r.incident_id === acked.id));
+      // A project-wide maintenance window from minute 70 to 120 holds reminders; they resume after it.
+      await t.db.query(
+        `INSERT INTO maintenance_windows (project_id, title, starts_at, ends_at) VALUES ($1, 'upgrade', $2, $3)`,
+        [p.projectId, new Date(t0.getTime() + 70 * 60_000), new Date(t0.getTime() + 120 * 60_000)],
+      );
+      assert.equal(await enqueueReminders({ db: t.db, bus, clock: at(93) }), 0, 'held in the window');
+      assert.equal(await enqueueReminders({ db: t.db, bus, clock: at(121) }), 1, 'due again after it');
+      await t.db.query(`DELETE FROM deliveries WHERE type = 'reminder' AND created_at > $1`, [
+        new Date(t0.getTime() + 100 * 60_000),
+      ]);
       await notifier({ clock: at(62) }).drain();
       assert.equal(hook.hits.length, 2);
       const body = JSON.parse(hook.hits[0]?.raw.toString('utf8') ?? '{}') as WebhookBodyV1;

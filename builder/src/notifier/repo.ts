@@ -141,6 +141,13 @@ export const notifierRepo = {
        FROM incidents i
        JOIN channels c ON c.project_id = i.project_id AND c.enabled AND c.reminder_minutes IS NOT NULL
        WHERE i.status = 'open'
+         -- No reminders while a maintenance window covers the subject (incidents/store.ts inMaintenance).
+         AND NOT EXISTS (
+           SELECT 1 FROM maintenance_windows m
+            WHERE m.project_id = i.project_id AND m.starts_at <= $1 AND m.ends_at > $1
+              AND ((cardinality(m.target_ids) = 0 AND cardinality(m.services) = 0)
+                OR (i.subject_type = 'target' AND i.subject_id = ANY(m.target_ids::text[]))
+                OR (i.subject_type = 'service' AND i.subject_name = ANY(m.services))))
          AND COALESCE(
                (SELECT max(d.created_at) FROM deliveries d
                 WHERE d.incident_id = i.id AND d.channel_id = c.id AND d.type IN ('opened', 'reminder')),
