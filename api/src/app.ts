@@ -30,6 +30,7 @@ import { registerUptimeMetrics } from './core/uptime-metrics.js';
 import { registerValidation } from './core/validation.js';
 import { registerDeviceRoutes } from './device/routes.js';
 import { createDeviceService } from './device/service.js';
+import { registerEnvPolicy } from './envs/proposal-routes.js';
 import { registerIncidents } from './incidents/routes.js';
 import { registerIngestKeyRoutes } from './ingest-keys/routes.js';
 import { createIngestKeyService } from './ingest-keys/service.js';
@@ -219,6 +220,7 @@ export async function buildApi(
   await registerUptime(app, { ...deps, projects });
   registerChannels(app, { ...deps, projects, keys: deps.keys ?? keyringFromConfig(config, log) });
   registerIncidents(app, { ...deps, projects });
+  registerEnvPolicy(app, { ...deps, projects, keys: deps.keys ?? keyringFromConfig(config, log) });
 
   const ingestAuth = createIngestAuth({ db, bus: deps.bus, clock, cache: cacheCredentials });
   const pipeline = createIngestPipeline({

@@ -13,8 +13,24 @@
  * - Required keys are checked on the result: the target's variables after the copy (for a service,
  *   the service's view: environment-wide values overlaid by its overrides).
  */
-import { AppError } from '@peep/pkg';
+import { AppError, type Clock, type Db, type Queryable } from '@peep/pkg';
+import { KEY_PATTERN } from '@peep/pkg/env-vars';
 import { nestedQuantifier } from '@peep/pkg/probe-spec';
+import type { MasterKeys } from '@peep/pkg/project-keys';
+import type { Project } from '@peep/pkg/schemas';
+import {
+  activeFreeze,
+  assertNotFrozen,
+  atLeast,
+  type EnvRow,
+  effectivePolicy,
+  type Freeze,
+  findEnvironment,
+  listEnvironments,
+} from './policy.js';
+import { requiredKeysRepo } from './policy-routes.js';
+import { type Actor, maskDiff, type Proposal, type ProposalService, type SealedChange } from './proposals.js';
+import { type ApplyResult, applyChange, readVarSet, readVars } from './store.js';
 
 /** A variable with its plaintext value, as the store reads it. */
 export interface PlainVar {
@@ -35,7 +51,6 @@ export interface RequiredKeyProblem {
   problem: 'missing' | 'pattern_mismatch';
 }
 
-export const KEY_RE = /^[A-Za-z_][A-Za-z0-9_]{0,255}$/;
 export const MAX_REQUIRED_KEYS = 500;
 export const MAX_PATTERN = 500;
 
@@ -66,7 +81,7 @@ export function checkRequiredKeyList(
 ): RequiredKey[] {
   if (keys.length > MAX_REQUIRED_KEYS)
     throw new AppError('validation_failed', `At most ${MAX_REQUIRED_KEYS} required keys per project.`);
-  const badNames = keys.filter((k) => !KEY_RE.test(k.key)).map((k) => ({ key: k.key }));
+  const badNames = keys.filter((k) => !KEY_PATTERN.test(k.key)).map((k) => ({ key: k.key }));
   if (badNames.length)
     throw new AppError(
       'invalid_key',
@@ -226,4 +241,171 @@ export function resultingView(
   const view = scope('');
   if (service) for (const [k, v] of scope(service)) view.set(k, v);
   return view;
+}
+
+/**
+ * 422 required_keys_missing (details: each key and its problem) when writing `change` into `env`
+ * would leave a required key missing or not matching its pattern, in each scope the change touches.
+ */
+export async function assertRequiredKeys(q: Queryable, keys: MasterKeys, env: EnvRow, change: SealedChange) {
+  const required = await requiredKeysRepo.list(q, env.projectId);
+  if (required.length === 0) return;
+  const vars = await readVars(q, keys, { projectId: env.projectId, environmentId: env.id });
+  const scopes = new Set(['', ...change.set.map((c) => c.service)]);
+  const problems = [...scopes].flatMap((service) =>
+    checkRequiredKeys(required, resultingView(vars, change.set, service)).map((p) => ({
+      ...p,
+      ...(service ? { service } : {}),
+    })),
+  );
+  if (problems.length) throw requiredKeysMissing(env, problems);
+}
+
+const requiredKeysMissing = (env: EnvRow, problems: RequiredKeyProblem[]) =>
+  new AppError(
+    'required_keys_missing',
+    `After this promotion ${env.slug} would lack required keys or hold values not matching their pattern: ${problems
+      .map((p) => `${p.key} (${p.problem === 'missing' ? 'missing' : 'does not match'})`)
+      .join(', ')}.`,
+    problems,
+  );
+
+export interface PromoteInput {
+  to: string;
+  keys?: string[];
+  service?: string;
+  baseVersion?: number;
+  message?: string;
+  dryRun?: boolean;
+  skip?: boolean;
+}
+
+export interface PromotionPreview {
+  from: { environment: string; version: number };
+  to: { environment: string; version: number };
+  diff: {
+    added: DiffEntry[];
+    removed: DiffEntry[];
+    changed: ChangedEntry[];
+    unchanged: number;
+  };
+  requiredKeys: { ok: boolean; problems: RequiredKeyProblem[] };
+  frozen: Freeze | null;
+  mode: 'apply' | 'propose';
+}
+
+export type PromoteOutcome =
+  | { kind: 'preview'; preview: PromotionPreview; keys: string[]; to: EnvRow }
+  | { kind: 'applied'; result: ApplyResult; keys: string[]; to: EnvRow; fromVersion: number }
+  | { kind: 'proposed'; proposal: Proposal; keys: string[]; to: EnvRow; fromVersion: number };
+
+export function createPromotionService(deps: {
+  db: Db;
+  clock: Clock;
+  keys: MasterKeys;
+  proposals: ProposalService;
+}) {
+  const { db, clock, keys, proposals } = deps;
+  return {
+    /**
+     * Previews (dryRun) or performs a promotion from `from`. The caller needs readRole on the
+     * source (revealRole when a secret is copied) and changeRole on the target to apply, or
+     * proposeRole to have it proposed instead (403 forbidden otherwise).
+     */
+    async promote(
+      project: Project,
+      from: EnvRow,
+      actor: Actor,
+      input: PromoteInput,
+    ): Promise<PromoteOutcome> {
+      const to = await findEnvironment(db, project.id, input.to);
+      checkPromotionOrder(await listEnvironments(db, project.id), from.id, to.id, input.skip === true);
+      const service = input.service ?? '';
+      const [srcPolicy, dstPolicy] = await Promise.all([effectivePolicy(db, from), effectivePolicy(db, to)]);
+      const deny = (what: string, env: EnvRow, role: string) =>
+        new AppError(
+          'forbidden',
+          `${what} ${env.slug} needs the ${role} role or higher; you are ${project.role}.`,
+        );
+      if (!atLeast(project.role, srcPolicy.readRole)) throw deny('Reading', from, srcPolicy.readRole);
+      const mode = atLeast(project.role, dstPolicy.changeRole)
+        ? 'apply'
+        : atLeast(project.role, dstPolicy.proposeRole)
+          ? 'propose'
+          : null;
+      if (!mode) throw deny('Promoting into', to, dstPolicy.proposeRole);
+
+      const scope = service ? { service } : {};
+      const [src, dst] = await Promise.all([
+        readVarSet(db, keys, { projectId: project.id, environmentId: from.id, ...scope }),
+        readVarSet(db, keys, { projectId: project.id, environmentId: to.id }),
+      ]);
+      if (input.baseVersion !== undefined && input.baseVersion !== dst.version)
+        throw new AppError(
+          'version_conflict',
+          `${to.slug} is at version ${dst.version}, not ${input.baseVersion}; preview the promotion again.`,
+          { currentVersion: dst.version },
+        );
+      const plan = planPromotion(src.vars, dst.vars, input.keys, service);
+      if (plan.set.some((s) => s.secret) && !atLeast(project.role, srcPolicy.revealRole))
+        throw deny('Copying secret values out of', from, srcPolicy.revealRole);
+      const required = await requiredKeysRepo.list(db, project.id);
+      const problems = checkRequiredKeys(required, resultingView(dst.vars, plan.set, service));
+      const change: SealedChange = {
+        set: plan.set.map((s) => ({ key: s.key, value: s.value, secret: s.secret, service })),
+        unset: [],
+      };
+      const base = { keys: plan.keys, to, fromVersion: src.version };
+
+      if (input.dryRun) {
+        const masked = maskDiff({
+          added: plan.added,
+          removed: [],
+          changed: plan.changed,
+          unchanged: plan.unchanged,
+        });
+        return {
+          kind: 'preview',
+          ...base,
+          preview: {
+            from: { environment: from.slug, version: src.version },
+            to: { environment: to.slug, version: dst.version },
+            diff: { added: masked.added, removed: [], changed: masked.changed, unchanged: masked.unchanged },
+            requiredKeys: { ok: problems.length === 0, problems },
+            frozen: await activeFreeze(db, to.id, clock.now()),
+            mode,
+          },
+        };
+      }
+      if (problems.length) throw requiredKeysMissing(to, problems);
+      const message = input.message ?? `Promote ${plan.keys.length} key(s) from ${from.slug}@${src.version}`;
+      const source = { environmentId: from.id, version: src.version };
+      if (change.set.length === 0)
+        return { kind: 'applied', ...base, result: { version: dst.version, changes: [] } };
+      if (mode === 'propose') {
+        const proposal = await proposals.create(project, to, actor, {
+          kind: 'promotion',
+          baseVersion: dst.version,
+          message,
+          change,
+          source,
+        });
+        return { kind: 'proposed', ...base, proposal };
+      }
+      const result = await db.transaction(async (tx) => {
+        await assertNotFrozen(tx, to, clock.now());
+        return applyChange(tx, keys, {
+          projectId: project.id,
+          environmentId: to.id,
+          baseVersion: dst.version,
+          set: change.set,
+          kind: 'promotion',
+          message,
+          actor,
+          source,
+        });
+      });
+      return { kind: 'applied', ...base, result };
+    },
+  };
 }
