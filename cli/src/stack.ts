@@ -23,6 +23,7 @@ import {
   migrate,
   openDb,
 } from '@peep/pkg';
+import { parseNetPolicy } from '@peep/pkg/net-policy';
 import { keyringFromConfig } from '@peep/pkg/project-keys';
 
 const ROOT = path.resolve(path.dirname(fileURLToPath(import.meta.url)), '../..');
@@ -149,6 +150,7 @@ export async function startStack(config: Config, log: Logger, events: StackEvent
         clock: systemClock,
         retention: { minuteHours: config.rollupMinuteHours, hourDays: config.rollupHourDays },
         keys,
+        delivery: { netPolicy: parseNetPolicy(config.webhookDeny) },
         ...(config.publicUrl ? { publicUrl: config.publicUrl } : {}),
       });
       builder.start();

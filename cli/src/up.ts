@@ -18,6 +18,7 @@ import {
   openConfiguredDb,
   systemClock,
 } from '@peep/pkg';
+import { parseNetPolicy } from '@peep/pkg/net-policy';
 import { keyringFromConfig } from '@peep/pkg/project-keys';
 import { type Stack, startStack } from './stack.js';
 
@@ -132,6 +133,7 @@ export async function runBuilder(): Promise<void> {
       clock: systemClock,
       retention: { minuteHours: config.rollupMinuteHours, hourDays: config.rollupHourDays },
       keys: keyringFromConfig(config, log),
+      delivery: { netPolicy: parseNetPolicy(config.webhookDeny) },
       ...(config.publicUrl ? { publicUrl: config.publicUrl } : {}),
     });
     builder.start();

@@ -2,8 +2,10 @@
  * Configuration is read from the environment once, at start-up, through this one schema. A bad value
  * throws ConfigError naming the variable; nothing else in peep reads process.env.
  */
+
 import path from 'node:path';
 import { masterKeyFormatProblem } from './master-key.js';
+import { DEFAULT_WEBHOOK_DENY, parseNetPolicy } from './net-policy.js';
 
 export class ConfigError extends Error {
   constructor(
@@ -60,6 +62,14 @@ const list: Parser<string[]> = (raw) =>
     .filter(Boolean);
 
 /** Master keys are secrets: a bad one is described, never quoted. */
+const netDeny: Parser<string> = (raw, name) => {
+  try {
+    parseNetPolicy(raw);
+  } catch (e) {
+    throw new ConfigError(name, (e as Error).message);
+  }
+  return raw.trim();
+};
 const masterKeys: Parser<string[]> = (raw, name) => {
   const keys = list(raw, name);
   keys.forEach((k, i) => {
@@ -159,6 +169,12 @@ export const CONFIG_SCHEMA = {
     masterKeys,
     [] as string[],
     'Comma-separated earlier master keys, still read while `peep admin rotate-master-key` runs.',
+  ),
+  webhookDeny: field(
+    'PEEP_WEBHOOK_DENY',
+    netDeny,
+    DEFAULT_WEBHOOK_DENY,
+    'Networks notification webhooks may not reach (names loopback, link-local, private, unspecified, multicast, broadcast, or CIDRs; `none`). Checked on save and on every delivery.',
   ),
   trustProxy: field(
     'PEEP_TRUST_PROXY',

@@ -34,6 +34,7 @@ import {
 async function startServer(
   engine: Engine,
   keys: MasterKeys = createKeyring(generateMasterKey()),
+  over: { webhookDeny?: string } = {},
 ): Promise<TestServer & { logs: string[] }> {
   const t = await openTestDb(engine);
   const dataDir = fs.mkdtempSync(path.join(os.tmpdir(), 'peep-channels-'));
@@ -47,6 +48,7 @@ async function startServer(
       logLevel: 'trace',
       authRateLimit: 1000,
       dataDir,
+      ...over,
     },
   );
   const logs: string[] = [];
@@ -473,6 +475,53 @@ for (const engine of testEngines()) {
         for (const secret of secrets)
           assert.ok(!text.includes(secret), `${where} contains ${secret.slice(0, 6)}…`);
     });
+  });
+}
+
+for (const engine of testEngines()) {
+  test(`PEEP_WEBHOOK_DENY (${engine}): a denied literal address is refused on save; a name resolving into a denied network is blocked at delivery, never contacted`, async () => {
+    const s = await startServer(engine, undefined, { webhookDeny: 'loopback,link-local' });
+    const hook = await startReceiver(always(200));
+    try {
+      const owner = await createOwner(s);
+      const pid = (await createProjectWithKey(s, owner, { name: 'Deny' })).projectId;
+      const create = (url: string) =>
+        call(s, owner, 'POST', `/api/v1/projects/${pid}/channels`, {
+          name: url.slice(0, 40),
+          kind: 'webhook',
+          url,
+        });
+      for (const url of [
+        'http://169.254.169.254/latest/meta-data/',
+        'http://[::1]:9/x',
+        'http://127.0.0.1:9/x',
+      ]) {
+        const r = await create(url);
+        assert.equal(r.status, 400, url);
+        assert.equal(r.body.error.code, 'invalid_channel_url');
+        assert.match(r.body.error.message, /PEEP_WEBHOOK_DENY: loopback, link-local/);
+      }
+      // A name is accepted (it may resolve elsewhere later), and checked on every delivery.
+      const port = new URL(hook.url('/')).port;
+      const c = await create(`http://localhost:${port}/hook`);
+      assert.equal(c.status, 201, JSON.stringify(c.body));
+      const t = await call(s, owner, 'POST', `/api/v1/projects/${pid}/channels/${c.body.channel.id}/test`);
+      assert.equal(t.status, 200);
+      assert.equal(t.body.ok, false);
+      assert.deepEqual(
+        t.body.attempts.map((a: { errorClass: string }) => a.errorClass),
+        ['blocked'],
+        'refused once, not retried',
+      );
+      assert.match(
+        t.body.error,
+        /^blocked: localhost resolves to an address in a network PEEP_WEBHOOK_DENY refuses/,
+      );
+      assert.equal(hook.hits.length, 0, 'the receiver was never contacted');
+    } finally {
+      await hook.close();
+      await s.close();
+    }
   });
 }
 

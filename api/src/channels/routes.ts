@@ -2,7 +2,9 @@
  * Notification channel routes (docs/notifications.md, docs/api.md). Admins and owners manage
  * channels; developers may list them (URLs masked), read their delivery logs and send a test.
  */
+
 import type { Config } from '@peep/pkg';
+import { parseNetPolicy } from '@peep/pkg/net-policy';
 import type { MasterKeys } from '@peep/pkg/project-keys';
 import { ProjectParams, type Static } from '@peep/pkg/schemas';
 import type { FastifyInstance, FastifyRequest } from 'fastify';
@@ -33,7 +35,7 @@ export function registerChannels(
   app: FastifyInstance,
   deps: Deps & { projects: ProjectService; keys: MasterKeys; testDelivery?: Partial<typeof TEST_DELIVERY> },
 ): ChannelService {
-  const channels = createChannelService(deps);
+  const channels = createChannelService({ ...deps, netPolicy: parseNetPolicy(deps.config.webhookDeny) });
   registerChannelRoutes(app, { config: deps.config, projects: deps.projects, channels });
   return channels;
 }

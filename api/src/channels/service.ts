@@ -10,6 +10,9 @@
  *   Slack channel cannot be pointed at an internal address);
  * - webhook: http or https to any host (receivers inside a private network are common). Only admins
  *   create channels; docs/notifications.md says so and recommends https.
+ * - a literal address in a network PEEP_WEBHOOK_DENY refuses (by default link-local, where cloud
+ *   metadata lives) is refused here; names resolving there are refused at delivery
+ *   (pkg/src/net-policy.ts).
  */
 import { randomUUID } from 'node:crypto';
 import {
@@ -28,6 +31,7 @@ import {
 } from '@peep/builder';
 import { AppError, type Db, type Logger } from '@peep/pkg';
 import { MasterKeyError } from '@peep/pkg/master-key';
+import { literalHost, type NetPolicy } from '@peep/pkg/net-policy';
 import type { MasterKeys } from '@peep/pkg/project-keys';
 import type { Project } from '@peep/pkg/schemas';
 import type { Clock } from '../core/types.js';
@@ -37,7 +41,7 @@ import type { Channel, CreateChannelInput, Delivery, UpdateChannelInput } from '
 /** Test sends are short: the person is waiting for the answer. */
 export const TEST_DELIVERY = { maxAttempts: 2, baseDelayMs: 500, maxDelayMs: 1000, timeoutMs: 5000 } as const;
 
-export function checkChannelUrl(kind: 'slack' | 'webhook', raw: string): URL {
+export function checkChannelUrl(kind: 'slack' | 'webhook', raw: string, deny?: NetPolicy): URL {
   const bad = (why: string) => new AppError('invalid_channel_url', why);
   let u: URL;
   try {
@@ -60,6 +64,11 @@ export function checkChannelUrl(kind: 'slack' | 'webhook', raw: string): URL {
     if (u.pathname.length <= 1)
       throw bad('The Slack webhook URL has no path (https://hooks.slack.com/services/…).');
   }
+  const literal = literalHost(u.hostname);
+  if (deny && literal && deny.denies(literal))
+    throw bad(
+      `The URL's address is in a network this server does not send to (PEEP_WEBHOOK_DENY: ${deny.entries.join(', ')}).`,
+    );
   return u;
 }
 
@@ -68,6 +77,8 @@ export interface ChannelServiceDeps {
   log: Logger;
   clock: Clock;
   keys: MasterKeys;
+  /** Networks webhooks may not reach (PEEP_WEBHOOK_DENY); none when absent. */
+  netPolicy?: NetPolicy;
   /** deliver() options for test sends (tests shorten them); default TEST_DELIVERY. */
   testDelivery?: Partial<typeof TEST_DELIVERY>;
 }
@@ -113,7 +124,7 @@ export function createChannelService(deps: ChannelServiceDeps) {
       userId: string,
       input: CreateChannelInput,
     ): Promise<{ channel: Channel; secret?: string }> {
-      const url = checkChannelUrl(input.kind, input.url).href;
+      const url = checkChannelUrl(input.kind, input.url, deps.netPolicy).href;
       if (input.kind === 'slack' && input.secret !== undefined)
         throw new AppError('validation_failed', 'Slack channels have no signing secret; leave `secret` out.');
       const id = randomUUID();
@@ -150,7 +161,7 @@ export function createChannelService(deps: ChannelServiceDeps) {
         throw new AppError('validation_failed', 'Changing a channel’s kind needs its new `url` too.');
       if (kind === 'slack' && input.secret !== undefined)
         throw new AppError('validation_failed', 'Slack channels have no signing secret; leave `secret` out.');
-      const url = input.url !== undefined ? checkChannelUrl(kind, input.url).href : undefined;
+      const url = input.url !== undefined ? checkChannelUrl(kind, input.url, deps.netPolicy).href : undefined;
       let generated: string | undefined;
       const write: ChannelWrite = await withKeys(log, async () => {
         let secretSealed = cur.secret_sealed;
@@ -248,6 +259,7 @@ export function createChannelService(deps: ChannelServiceDeps) {
       });
       const result = await deliver(channel, message, {
         ...o,
+        ...(deps.netPolicy ? { netPolicy: deps.netPolicy } : {}),
         deliveryId,
         onAttempt: (a: DeliveryAttempt) => channelsRepo.addAttempt(db, deliveryId, a),
       });

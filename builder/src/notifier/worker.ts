@@ -28,7 +28,15 @@ import { openChannel } from './sealed.js';
 
 export type DeliveryTuning = Pick<
   DeliverOptions,
-  'maxAttempts' | 'baseDelayMs' | 'maxDelayMs' | 'retryAfterCapMs' | 'timeoutMs' | 'lookup' | 'ca' | 'random'
+  | 'maxAttempts'
+  | 'baseDelayMs'
+  | 'maxDelayMs'
+  | 'retryAfterCapMs'
+  | 'timeoutMs'
+  | 'lookup'
+  | 'ca'
+  | 'random'
+  | 'netPolicy'
 >;
 
 export interface NotifierOptions {

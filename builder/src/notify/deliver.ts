@@ -20,12 +20,14 @@
  *   only programming errors do (RangeError: bad options, a delivery id unfit for a header, an
  *   unparseable time in the message).
  */
+
 import { randomUUID } from 'node:crypto';
 import http from 'node:http';
 import https from 'node:https';
 import type { LookupFunction } from 'node:net';
 import { setTimeout as sleep } from 'node:timers/promises';
 import tls from 'node:tls';
+import { guardedLookup, literalHost, type NetPolicy } from '@peep/pkg/net-policy';
 import { renderSlack } from './slack.js';
 import type { Channel, DeliveryAttempt, DeliveryLog, ErrorClass, IncidentMessage } from './types.js';
 import { webhookBody, webhookHeaders } from './webhook.js';
@@ -63,6 +65,12 @@ export interface DeliverOptions {
   random?: () => number;
   /** DNS look-up for the channel's host (e.g. one that refuses private addresses). */
   lookup?: LookupFunction;
+  /**
+   * Networks the channel may not reach (PEEP_WEBHOOK_DENY, pkg/src/net-policy.ts): a literal address
+   * in one is rejected before connecting, and names are resolved through guardedLookup (unless
+   * `lookup` is given). Refusals are `blocked` and not retried.
+   */
+  netPolicy?: NetPolicy;
   /** CAs (PEM) trusted besides Node's roots, for receivers behind a private CA. Always verified. */
   ca?: string | Buffer | (string | Buffer)[];
 }
@@ -128,6 +136,12 @@ function networkOutcome(err: NodeJS.ErrnoException, host: string, hostname: stri
     error: `${errorClass}: ${what}${tag}`,
     retryable: true,
   });
+  if (code === 'EBLOCKED')
+    return {
+      errorClass: 'blocked',
+      error: `blocked: ${hostname} resolves to an address in a network PEEP_WEBHOOK_DENY refuses`,
+      retryable: false,
+    };
   if (code === 'ECONNREFUSED') return out('refused', `connection refused by ${host}`);
   if (/^(ENOTFOUND|EAI_)/.test(code)) return out('dns', `cannot resolve ${hostname}`);
   if (code === 'ECONNRESET' || code === 'EPIPE' || code === 'ECONNABORTED')
@@ -297,6 +311,14 @@ export async function deliver(
     return close('rejected', error);
   }
 
+  const literal = literalHost(url.hostname);
+  if (opts.netPolicy && literal && opts.netPolicy.denies(literal)) {
+    const error = 'blocked: the channel URL is an address in a network PEEP_WEBHOOK_DENY refuses';
+    await record({ n: 1, at: new Date(now()).toISOString(), durationMs: 0, errorClass: 'blocked', error });
+    return close('rejected', error);
+  }
+  const lookup = opts.lookup ?? (opts.netPolicy ? guardedLookup(opts.netPolicy) : undefined);
+
   const payload =
     channel.kind === 'slack'
       ? JSON.stringify(renderSlack(msg))
@@ -321,7 +343,7 @@ export async function deliver(
       redact,
       now,
       ...(opts.signal ? { signal: opts.signal } : {}),
-      ...(opts.lookup ? { lookup: opts.lookup } : {}),
+      ...(lookup ? { lookup } : {}),
       ...(ca ? { ca } : {}),
     });
     const attempt: DeliveryAttempt = {

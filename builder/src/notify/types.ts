@@ -67,7 +67,8 @@ export type ErrorClass =
   | 'http'
   | 'redirect'
   | 'aborted'
-  | 'invalid_url';
+  | 'invalid_url'
+  | 'blocked';
 
 export interface DeliveryAttempt {
   /** 1 for the first attempt. */
