@@ -13,7 +13,7 @@ import { errorResponses } from '../core/http.js';
 import { iso, isoRequired } from '../core/types.js';
 import type { ProjectService } from '../projects/service.js';
 import { atLeast, type EffectivePolicy, type EnvRow, effectivePolicy, findEnvironment } from './policy.js';
-import { checkRequiredKeyList, MAX_PATTERN, MAX_REQUIRED_KEYS, type RequiredKey } from './promote.js';
+import { checkRequiredKeyList, type RequiredKey } from './promote.js';
 
 const strict = { additionalProperties: false } as const;
 const tags = ['environments'];
@@ -178,7 +178,10 @@ export const freezesRepo = {
   },
 };
 
-// ---- required keys
+// ---- required keys (checked by promote.ts)
+
+export const MAX_REQUIRED_KEYS = 500;
+export const MAX_PATTERN = 500;
 
 export const requiredKeysRepo = {
   async list(q: Queryable, projectId: string): Promise<RequiredKey[]> {

@@ -28,7 +28,7 @@ import {
   findEnvironment,
   listEnvironments,
 } from './policy.js';
-import { requiredKeysRepo } from './policy-routes.js';
+import { MAX_PATTERN, MAX_REQUIRED_KEYS, requiredKeysRepo } from './policy-routes.js';
 import { type Actor, maskDiff, type Proposal, type ProposalService, type SealedChange } from './proposals.js';
 import { type ApplyResult, applyChange, readVarSet, readVars } from './store.js';
 
@@ -50,9 +50,6 @@ export interface RequiredKeyProblem {
   key: string;
   problem: 'missing' | 'pattern_mismatch';
 }
-
-export const MAX_REQUIRED_KEYS = 500;
-export const MAX_PATTERN = 500;
 
 /**
  * A required key's pattern as a RegExp (no flags, so `u` is off as the schema says), or a 400

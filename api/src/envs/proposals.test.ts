@@ -58,8 +58,16 @@ for (const engine of testEngines()) {
       assert.equal(r.status, 200, JSON.stringify(r.body));
       return r.body.version as number;
     };
-    const setVars = async (who: SignedIn, env: string, set: { key: string; value: string; secret?: boolean }[]) =>
-      call(s, who, 'PUT', `${base()}/envs/${env}/vars`, { baseVersion: await version(env), message: 'set', set });
+    const setVars = async (
+      who: SignedIn,
+      env: string,
+      set: { key: string; value: string; secret?: boolean }[],
+    ) =>
+      call(s, who, 'PUT', `${base()}/envs/${env}/vars`, {
+        baseVersion: await version(env),
+        message: 'set',
+        set,
+      });
     const propose = async (who: SignedIn, env: string, body: Record<string, unknown>) =>
       call(s, who, 'POST', `${base()}/envs/${env}/proposals`, {
         kind: 'change',
@@ -120,7 +128,10 @@ for (const engine of testEngines()) {
       ]);
       assert.ok(!JSON.stringify(r.body).includes(SECRET));
       // stored sealed: the value is nowhere in the row
-      const { rows } = await s.db.query<Record<string, unknown>>('SELECT * FROM env_proposals WHERE id = $1', [p.id]);
+      const { rows } = await s.db.query<Record<string, unknown>>(
+        'SELECT * FROM env_proposals WHERE id = $1',
+        [p.id],
+      );
       assert.ok(!JSON.stringify(rows).includes('s3cr3t'));
     });
 
@@ -162,7 +173,9 @@ for (const engine of testEngines()) {
 
     test('a different admin approves: one new version with the proposal and approver recorded', async () => {
       const before = await version('prod');
-      const r = await call(s, admin, 'POST', `${base()}/proposals/${firstId}/approve`, { comment: 'looks right' });
+      const r = await call(s, admin, 'POST', `${base()}/proposals/${firstId}/approve`, {
+        comment: 'looks right',
+      });
       assert.equal(r.status, 200, JSON.stringify(r.body));
       assert.equal(r.body.version, before + 1);
       assert.equal(r.body.proposal.status, 'applied');
@@ -195,9 +208,15 @@ for (const engine of testEngines()) {
       assert.equal(r.body.error.code, 'environment_frozen');
       assert.equal(r.body.error.details.until, endsAt);
       assert.equal(r.body.error.details.reason, 'launch');
-      assert.equal((await call(s, admin, 'GET', `${base()}/proposals/${p.body.proposal.id}`)).body.proposal.status, 'pending');
+      assert.equal(
+        (await call(s, admin, 'GET', `${base()}/proposals/${p.body.proposal.id}`)).body.proposal.status,
+        'pending',
+      );
 
-      assert.equal((await call(s, owner, 'DELETE', `${base()}/envs/prod/freezes/${f.body.freeze.id}`)).status, 204);
+      assert.equal(
+        (await call(s, owner, 'DELETE', `${base()}/envs/prod/freezes/${f.body.freeze.id}`)).status,
+        204,
+      );
       const ok = await call(s, admin, 'POST', `${base()}/proposals/${p.body.proposal.id}/approve`, {});
       assert.equal(ok.status, 200, JSON.stringify(ok.body));
       // FEATURE was proposed on an older base, but nobody changed FEATURE since: it applies on top
@@ -224,7 +243,9 @@ for (const engine of testEngines()) {
       const p = await propose(dev, 'prod', { set: [{ key: 'REJECT_ME', value: '1' }] });
       const byDev = await call(s, dev, 'POST', `${base()}/proposals/${p.body.proposal.id}/reject`, {});
       assert.equal(byDev.status, 403);
-      const rej = await call(s, admin, 'POST', `${base()}/proposals/${p.body.proposal.id}/reject`, { comment: 'no' });
+      const rej = await call(s, admin, 'POST', `${base()}/proposals/${p.body.proposal.id}/reject`, {
+        comment: 'no',
+      });
       assert.equal(rej.status, 200);
       assert.equal(rej.body.proposal.status, 'rejected');
       assert.equal(rej.body.proposal.decisionComment, 'no');
@@ -257,11 +278,20 @@ for (const engine of testEngines()) {
       const other = await call(s, owner, 'GET', `/api/v1/projects/${otherProjectId}/proposals/${firstId}`);
       assert.equal(other.status, 404);
       assert.equal(other.body.error.code, 'proposal_not_found');
-      const approve = await call(s, owner, 'POST', `/api/v1/projects/${otherProjectId}/proposals/${firstId}/approve`, {});
+      const approve = await call(
+        s,
+        owner,
+        'POST',
+        `/api/v1/projects/${otherProjectId}/proposals/${firstId}/approve`,
+        {},
+      );
       assert.equal(approve.status, 404);
       assert.equal(approve.body.error.code, 'proposal_not_found');
       for (const ref of ['abc', '999999', '0'])
-        assert.equal((await call(s, owner, 'GET', `${base()}/proposals/${ref}`)).body.error.code, 'proposal_not_found');
+        assert.equal(
+          (await call(s, owner, 'GET', `${base()}/proposals/${ref}`)).body.error.code,
+          'proposal_not_found',
+        );
     });
 
     test('malformed proposals are 400 with documented codes; a stale base is 409', async () => {
@@ -281,10 +311,16 @@ for (const engine of testEngines()) {
           },
           'duplicate_key',
         ],
-        [{ kind: 'change', baseVersion: v, message: 'x', set: [{ key: 'A', value: 'a\u0000b' }] }, 'invalid_value'],
+        [
+          { kind: 'change', baseVersion: v, message: 'x', set: [{ key: 'A', value: 'a\u0000b' }] },
+          'invalid_value',
+        ],
         [{ kind: 'change', baseVersion: v, message: 'x' }, 'validation_failed'], // changes nothing
         [{ kind: 'rollback', baseVersion: v, message: 'x' }, 'validation_failed'],
-        [{ kind: 'import', baseVersion: v, message: 'x', format: 'dotenv', content: 'A=1\nnot a line\n' }, 'invalid_dotenv'],
+        [
+          { kind: 'import', baseVersion: v, message: 'x', format: 'dotenv', content: 'A=1\nnot a line\n' },
+          'invalid_dotenv',
+        ],
         [{ kind: 'change', baseVersion: 'one', message: 'x' }, 'validation_failed'],
         [{ kind: 'change', baseVersion: v, message: 'x', extra: 1 }, 'validation_failed'],
       ] as const;
@@ -361,7 +397,11 @@ for (const engine of testEngines()) {
         assert.equal(pre.body.from.environment, 'dev');
         assert.equal(pre.body.to.environment, 'staging');
         assert.deepEqual(
-          pre.body.diff.added.map((a: { key: string; value: string | null; secret: boolean }) => [a.key, a.value, a.secret]),
+          pre.body.diff.added.map((a: { key: string; value: string | null; secret: boolean }) => [
+            a.key,
+            a.value,
+            a.secret,
+          ]),
           [
             ['API_URL', 'https://dev.example.com', false],
             ['DATABASE_URL', null, true],
@@ -430,17 +470,30 @@ for (const engine of testEngines()) {
         const skip = await call(s, owner, 'POST', `${base()}/envs/dev/promote`, { to: 'prod', dryRun: true });
         assert.equal(skip.status, 400);
         assert.equal(skip.body.error.code, 'invalid_promotion');
-        const ok = await call(s, owner, 'POST', `${base()}/envs/dev/promote`, { to: 'prod', dryRun: true, skip: true });
+        const ok = await call(s, owner, 'POST', `${base()}/envs/dev/promote`, {
+          to: 'prod',
+          dryRun: true,
+          skip: true,
+        });
         assert.equal(ok.status, 200, JSON.stringify(ok.body));
-        const back = await call(s, owner, 'POST', `${base()}/envs/prod/promote`, { to: 'staging', skip: true });
+        const back = await call(s, owner, 'POST', `${base()}/envs/prod/promote`, {
+          to: 'staging',
+          skip: true,
+        });
         assert.equal(back.status, 400);
         assert.equal(back.body.error.code, 'invalid_promotion');
         const self = await call(s, owner, 'POST', `${base()}/envs/prod/promote`, { to: 'prod' });
         assert.equal(self.body.error.code, 'invalid_promotion');
-        const nokey = await call(s, owner, 'POST', `${base()}/envs/dev/promote`, { to: 'staging', keys: ['NOPE'] });
+        const nokey = await call(s, owner, 'POST', `${base()}/envs/dev/promote`, {
+          to: 'staging',
+          keys: ['NOPE'],
+        });
         assert.equal(nokey.status, 404);
         assert.equal(nokey.body.error.code, 'variable_not_found');
-        const bad = await call(s, owner, 'POST', `${base()}/envs/dev/promote`, { to: 'staging', keys: 'PORT' });
+        const bad = await call(s, owner, 'POST', `${base()}/envs/dev/promote`, {
+          to: 'staging',
+          keys: 'PORT',
+        });
         assert.equal(bad.status, 400);
         assert.equal(bad.body.error.code, 'validation_failed');
       });
@@ -454,7 +507,10 @@ for (const engine of testEngines()) {
         assert.equal(pre.status, 200, JSON.stringify(pre.body));
         assert.equal(pre.body.mode, 'propose');
         assert.equal(pre.body.requiredKeys.ok, true, JSON.stringify(pre.body.requiredKeys));
-        const r = await call(s, dev, 'POST', `${base()}/envs/staging/promote`, { to: 'prod', keys: ['PORT', 'DATABASE_URL'] });
+        const r = await call(s, dev, 'POST', `${base()}/envs/staging/promote`, {
+          to: 'prod',
+          keys: ['PORT', 'DATABASE_URL'],
+        });
         assert.equal(r.status, 201, JSON.stringify(r.body));
         const p = r.body.proposal;
         assert.equal(p.kind, 'promotion');
@@ -496,7 +552,9 @@ for (const engine of testEngines()) {
       assert.ok(failedApprove, 'refused approvals are recorded too');
       const approve = entries.find((e) => e.action === 'env.approve' && e.outcome === 'success' && e.details);
       if (approve) assert.ok(Array.isArray(approve.details?.keys));
-      const { rows } = await s.db.query<{ d: string }>('SELECT coalesce(details::text, \'\') AS d FROM audit_log');
+      const { rows } = await s.db.query<{ d: string }>(
+        "SELECT coalesce(details::text, '') AS d FROM audit_log",
+      );
       const all = rows.map((x) => x.d).join('\n');
       for (const v of ['s3cr3t', 'postgres://dev-db', 'two words', 'mysql://dev'])
         assert.ok(!all.includes(v), `audit details never hold values (${v})`);
