@@ -373,6 +373,11 @@ test('Uptime tab in Chromium: statuses, forms, tags, target page, incident, chan
       // address the messages carry.
       await page.goto(`${base}/projects/${projectId}/uptime/incidents`);
       await page.waitForURL(`**/projects/${projectId}?view=incidents#uptime`);
+      // The kind filter: none of another kind, this one under "down".
+      await page.locator(`tr[data-incident="${incident.number}"]`).waitFor();
+      await page.getByLabel('Incident kind').selectOption('degraded');
+      await page.getByText('No active incident.').waitFor();
+      await page.getByLabel('Incident kind').selectOption('down');
       const link = page.locator(`tr[data-incident="${incident.number}"] a`).first();
       await link.click();
       await page.waitForURL(`**/projects/${projectId}/uptime/incidents/${incident.number}`);
@@ -432,7 +437,21 @@ test('Uptime tab in Chromium: statuses, forms, tags, target page, incident, chan
       const want = crypto.createHmac('sha256', secret).update(`${ts}.${msg.body}`).digest('hex');
       assert.ok(sig.split(',').includes(`v1=${want}`), 'the signature matches the secret shown once');
       await channelRow.getByRole('button', { name: 'Deliveries' }).click();
-      await page.locator('table[aria-label="Deliveries"] tbody tr', { hasText: 'test' }).first().waitFor();
+      const delivered = page.locator('table[aria-label="Deliveries"] tbody tr', { hasText: 'test' }).first();
+      await delivered.waitFor();
+      assert.match((await delivered.textContent()) ?? '', /ok.*200/, 'status and the answer of each attempt');
+
+      // Resolution messages off and a reminder, from the row; the API has them.
+      await channelRow.getByLabel('Notify ops receiver when resolved').uncheck();
+      await channelRow.getByLabel('Reminder for ops receiver').selectOption({ label: '30 min' });
+      const channel = await waitUntil('the channel settings saved', async () => {
+        const { channels } = await call<{
+          channels: { name: string; notifyResolved: boolean; reminderMinutes: number | null }[];
+        }>('GET', `/projects/${projectId}/channels`);
+        const c = channels.find((x) => x.name === 'ops receiver');
+        return c && !c.notifyResolved && c.reminderMinutes === 30 ? c : undefined;
+      });
+      assert.ok(channel);
       await shot(page, 'uptime-channels');
     },
   );

@@ -1,8 +1,8 @@
 'use client';
 /**
- * Notification channels: the list (name, kind, masked URL, enabled, last delivery), adding a Slack
- * incoming webhook or a signed webhook (peep generates the signing secret and shows it once), enable
- * or disable, delete, "Send test" with the delivery result and its attempts, and each channel's
+ * Notification channels: the list (name, kind, masked URL, enabled, resolution messages, reminder,
+ * last delivery), adding a Slack incoming webhook or a signed webhook (peep generates the signing
+ * secret and shows it once), enable or disable, resolution and reminder settings, delete, "Send test" with the delivery result and its attempts, and each channel's
  * delivery log. Admins manage channels; developers see the list and the deliveries (the API shows
  * viewers none).
  */
@@ -17,12 +17,15 @@ import { useAction, useResource } from '@/lib/hooks';
 import { type Channel, type ChannelKind, type Delivery, type DeliveryLog, fmtDuration } from '@/lib/uptime';
 import styles from './uptime.module.css';
 
+type ChannelEdit = Partial<Pick<Channel, 'enabled' | 'notifyResolved' | 'reminderMinutes'>>;
+
 export function ChannelsPanel({ projectId, canManage }: { projectId: string; canManage: boolean }) {
   const base = `/projects/${encodeURIComponent(projectId)}/channels`;
   const { data, error, reload } = useResource(useCallback(() => api<{ channels: Channel[] }>(base), [base]));
   const action = useAction<string>();
   const [tests, setTests] = useState<Record<string, DeliveryLog>>({});
   const [open, setOpen] = useState<string | null>(null);
+  const [edits, setEdits] = useState<Record<string, ChannelEdit>>({});
 
   async function test(c: Channel) {
     await action.run(
@@ -35,10 +38,16 @@ export function ChannelsPanel({ projectId, canManage }: { projectId: string; can
     );
   }
 
-  async function toggle(c: Channel) {
+  /** A change shows at once (the control does not jump back while the request runs), then the server's. */
+  async function patch(c: Channel, body: ChannelEdit) {
+    setEdits((prev) => ({ ...prev, [c.id]: { ...prev[c.id], ...body } }));
     await action.run(async () => {
-      await api(`${base}/${c.id}`, { method: 'PATCH', body: { enabled: !c.enabled } });
+      await api(`${base}/${c.id}`, { method: 'PATCH', body });
       await reload();
+    });
+    setEdits((prev) => {
+      const { [c.id]: _, ...rest } = prev;
+      return rest;
     });
   }
 
@@ -70,6 +79,8 @@ export function ChannelsPanel({ projectId, canManage }: { projectId: string; can
                   <th scope="col">Kind</th>
                   <th scope="col">URL</th>
                   <th scope="col">Enabled</th>
+                  <th scope="col">Resolved</th>
+                  <th scope="col">Reminder</th>
                   <th scope="col">Last delivery</th>
                   <th scope="col">
                     <span className="visually-hidden">Actions</span>
@@ -77,7 +88,8 @@ export function ChannelsPanel({ projectId, canManage }: { projectId: string; can
                 </tr>
               </thead>
               <tbody>
-                {channels.map((c) => {
+                {channels.map((stored) => {
+                  const c = { ...stored, ...edits[stored.id] };
                   const t = tests[c.id];
                   return (
                     <Fragment key={c.id}>
@@ -88,6 +100,34 @@ export function ChannelsPanel({ projectId, canManage }: { projectId: string; can
                         </td>
                         <td className="mono">{c.urlHint}</td>
                         <td>{c.enabled ? 'yes' : 'no'}</td>
+                        <td className="nowrap">
+                          {canManage ? (
+                            <label>
+                              <input
+                                type="checkbox"
+                                checked={c.notifyResolved}
+                                aria-label={`Notify ${c.name} when resolved`}
+                                onChange={(e) => patch(c, { notifyResolved: e.target.checked })}
+                              />{' '}
+                              notify
+                            </label>
+                          ) : c.notifyResolved ? (
+                            'notify'
+                          ) : (
+                            'no'
+                          )}
+                        </td>
+                        <td className="nowrap">
+                          {canManage ? (
+                            <ReminderSelect
+                              label={`Reminder for ${c.name}`}
+                              value={c.reminderMinutes}
+                              onChange={(m) => patch(c, { reminderMinutes: m })}
+                            />
+                          ) : (
+                            reminderLabel(c.reminderMinutes)
+                          )}
+                        </td>
                         <td className="nowrap">
                           {c.lastDelivery
                             ? `${c.lastDelivery.type} · ${c.lastDelivery.status} · ${formatDate(c.lastDelivery.at)}`
@@ -115,7 +155,11 @@ export function ChannelsPanel({ projectId, canManage }: { projectId: string; can
                             </button>
                             {canManage ? (
                               <>
-                                <button type="button" className="btn btn-sm" onClick={() => toggle(c)}>
+                                <button
+                                  type="button"
+                                  className="btn btn-sm"
+                                  onClick={() => patch(c, { enabled: !c.enabled })}
+                                >
                                   {c.enabled ? 'Disable' : 'Enable'}
                                 </button>
                                 <ConfirmButton label="Delete" onConfirm={() => remove(c)} />
@@ -126,14 +170,14 @@ export function ChannelsPanel({ projectId, canManage }: { projectId: string; can
                       </tr>
                       {t ? (
                         <tr>
-                          <td colSpan={6}>
+                          <td colSpan={8}>
                             <TestResult log={t} />
                           </td>
                         </tr>
                       ) : null}
                       {open === c.id ? (
                         <tr>
-                          <td colSpan={6}>
+                          <td colSpan={8}>
                             <DeliveriesLog
                               path={`${base}/${c.id}/deliveries`}
                               reloadKey={t?.deliveryId ?? ''}
@@ -178,6 +222,15 @@ function TestResult({ log }: { log: DeliveryLog }) {
   );
 }
 
+/** Each attempt on a line: when, how long, the answer or the error. */
+function attemptsTitle(d: Delivery): string {
+  return d.attempts
+    .map((a) =>
+      `#${a.n} ${formatDate(a.at)} ${fmtDuration(a.durationMs)} ${a.status ?? ''} ${a.errorClass ?? ''} ${a.error ?? ''}`.trim(),
+    )
+    .join('\n');
+}
+
 function DeliveriesLog({ path, reloadKey }: { path: string; reloadKey: string }) {
   const { data, error } = useResource(
     // biome-ignore lint/correctness/useExhaustiveDependencies: reloadKey reloads after a test
@@ -195,6 +248,7 @@ function DeliveriesLog({ path, reloadKey }: { path: string; reloadKey: string })
                 <th scope="col">Type</th>
                 <th scope="col">Status</th>
                 <th scope="col">Attempts</th>
+                <th scope="col">Finished</th>
                 <th scope="col">Error</th>
               </tr>
             </thead>
@@ -204,7 +258,12 @@ function DeliveriesLog({ path, reloadKey }: { path: string; reloadKey: string })
                   <td className="nowrap">{formatDate(d.createdAt)}</td>
                   <td>{d.type}</td>
                   <td>{d.status}</td>
-                  <td>{d.attempts.length}</td>
+                  <td className="mono" title={attemptsTitle(d)}>
+                    {d.attempts.length
+                      ? d.attempts.map((a) => a.status ?? a.errorClass ?? 'error').join(' → ')
+                      : '—'}
+                  </td>
+                  <td className="nowrap">{d.finishedAt ? formatDate(d.finishedAt) : '—'}</td>
                   <td>{d.error ?? ''}</td>
                 </tr>
               ))}
@@ -220,6 +279,8 @@ function AddChannelForm({ base, onCreated }: { base: string; onCreated: () => Pr
   const [name, setName] = useState('');
   const [kind, setKind] = useState<ChannelKind>('slack');
   const [url, setUrl] = useState('');
+  const [notifyResolved, setNotifyResolved] = useState(true);
+  const [reminder, setReminder] = useState<number | null>(null);
   const [secret, setSecret] = useState<string | null>(null);
   const { run, busy, error } = useAction();
 
@@ -228,7 +289,7 @@ function AddChannelForm({ base, onCreated }: { base: string; onCreated: () => Pr
     await run(async () => {
       const res = await api<{ channel: Channel; secret?: string }>(base, {
         method: 'POST',
-        body: { name: name.trim(), kind, url: url.trim() },
+        body: { name: name.trim(), kind, url: url.trim(), notifyResolved, reminderMinutes: reminder },
       });
       setSecret(res.secret ?? null);
       setName('');
@@ -284,6 +345,23 @@ function AddChannelForm({ base, onCreated }: { base: string; onCreated: () => Pr
             />
           </div>
         </div>
+        <div className="form-row">
+          <div className="field">
+            <span className="label">Resolution</span>
+            <label>
+              <input
+                type="checkbox"
+                checked={notifyResolved}
+                onChange={(e) => setNotifyResolved(e.target.checked)}
+              />{' '}
+              also notify when an incident resolves
+            </label>
+          </div>
+          <div className="field">
+            <label htmlFor="channel-reminder">Remind while open</label>
+            <ReminderSelect id="channel-reminder" value={reminder} onChange={setReminder} />
+          </div>
+        </div>
         <p className="hint">
           The URL is stored encrypted and never shown again
           {kind === 'webhook' ? '; peep generates a signing secret and shows it once' : ''}.
@@ -296,5 +374,49 @@ function AddChannelForm({ base, onCreated }: { base: string; onCreated: () => Pr
         </div>
       </form>
     </div>
+  );
+}
+
+const REMINDERS: [string, number | null][] = [
+  ['never', null],
+  ['15 min', 15],
+  ['30 min', 30],
+  ['1 h', 60],
+  ['4 h', 240],
+  ['1 d', 1440],
+];
+
+function reminderLabel(m: number | null): string {
+  return REMINDERS.find(([, v]) => v === m)?.[0] ?? `${m} min`;
+}
+
+/** Reminders while an incident stays open (the API takes 5 min to 7 d, or null for never). */
+function ReminderSelect({
+  id,
+  label,
+  value,
+  onChange,
+}: {
+  id?: string;
+  label?: string;
+  value: number | null;
+  onChange: (m: number | null) => void;
+}) {
+  const known = REMINDERS.some(([, v]) => v === value);
+  return (
+    <select
+      id={id}
+      aria-label={label}
+      className={`select ${styles.inlineSelect}`}
+      value={value === null ? '' : String(value)}
+      onChange={(e) => onChange(e.target.value === '' ? null : Number(e.target.value))}
+    >
+      {REMINDERS.map(([l, v]) => (
+        <option key={l} value={v === null ? '' : String(v)}>
+          {l}
+        </option>
+      ))}
+      {known ? null : <option value={String(value)}>{reminderLabel(value)}</option>}
+    </select>
   );
 }

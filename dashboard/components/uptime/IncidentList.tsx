@@ -1,7 +1,7 @@
 'use client';
 /**
  * A project's incidents, newest first: active ones by default (open or acknowledged), or all, or
- * resolved; each links to its page `/projects/<id>/uptime/incidents/<number>` (the address the Slack
+ * resolved, of every kind or one; each links to its page `/projects/<id>/uptime/incidents/<number>` (the address the Slack
  * and webhook messages carry). Pages of 50 by cursor with "Load more".
  */
 import Link from 'next/link';
@@ -15,9 +15,20 @@ import styles from './uptime.module.css';
 
 type Filter = 'active' | 'resolved' | 'all';
 const REFRESH_MS = 15_000;
+/** builder/src/notify/types.ts INCIDENT_KINDS. */
+const KINDS = [
+  'down',
+  'heartbeat_missed',
+  'degraded',
+  'cert_expiring',
+  'latency_anomaly',
+  'error_rate',
+  'error_rate_anomaly',
+] as const;
 
 export function IncidentList({ projectId }: { projectId: string }) {
   const [filter, setFilter] = useState<Filter>('active');
+  const [kind, setKind] = useState('');
   const [rows, setRows] = useState<Incident[] | null>(null);
   const [cursor, setCursor] = useState<string | null>(null);
   const [error, setError] = useState<unknown>(null);
@@ -28,7 +39,7 @@ export function IncidentList({ projectId }: { projectId: string }) {
   useEffect(() => {
     const ctl = new AbortController();
     api<{ incidents: Incident[]; nextCursor: string | null }>(path, {
-      query: { status: filter, limit: 50 },
+      query: { status: filter, kind: kind || undefined, limit: 50 },
       signal: ctl.signal,
     }).then(
       (r) => {
@@ -41,7 +52,7 @@ export function IncidentList({ projectId }: { projectId: string }) {
       },
     );
     return () => ctl.abort();
-  }, [path, filter, tick]);
+  }, [path, filter, kind, tick]);
 
   useEffect(() => {
     const id = setInterval(() => {
@@ -54,7 +65,7 @@ export function IncidentList({ projectId }: { projectId: string }) {
     if (!cursor) return;
     try {
       const r = await api<{ incidents: Incident[]; nextCursor: string | null }>(path, {
-        query: { status: filter, limit: 50, cursor },
+        query: { status: filter, kind: kind || undefined, limit: 50, cursor },
       });
       setRows((prev) => [...(prev ?? []), ...r.incidents]);
       setCursor(r.nextCursor);
@@ -70,23 +81,43 @@ export function IncidentList({ projectId }: { projectId: string }) {
         <h2 id="incidents-title" className={styles.h2}>
           Incidents
         </h2>
-        <fieldset className={styles.chips}>
-          <legend className="visually-hidden">Show</legend>
-          {(['active', 'resolved', 'all'] as const).map((f) => (
-            <button
-              key={f}
-              type="button"
-              className={styles.chip}
-              aria-pressed={filter === f}
-              onClick={() => {
+        <div className={styles.filters}>
+          <fieldset className={styles.chips}>
+            <legend className="visually-hidden">Show</legend>
+            {(['active', 'resolved', 'all'] as const).map((f) => (
+              <button
+                key={f}
+                type="button"
+                className={styles.chip}
+                aria-pressed={filter === f}
+                onClick={() => {
+                  setRows(null);
+                  setFilter(f);
+                }}
+              >
+                {f === 'active' ? 'Active' : f === 'resolved' ? 'Resolved' : 'All'}
+              </button>
+            ))}
+          </fieldset>
+          <label className={styles.filterField}>
+            <span className="visually-hidden">Incident kind</span>
+            <select
+              className="select"
+              value={kind}
+              onChange={(e) => {
                 setRows(null);
-                setFilter(f);
+                setKind(e.target.value);
               }}
             >
-              {f === 'active' ? 'Active' : f === 'resolved' ? 'Resolved' : 'All'}
-            </button>
-          ))}
-        </fieldset>
+              <option value="">All kinds</option>
+              {KINDS.map((k) => (
+                <option key={k} value={k}>
+                  {k.replaceAll('_', ' ')}
+                </option>
+              ))}
+            </select>
+          </label>
+        </div>
       </div>
       <ErrorAlert error={error} title="Could not load the incidents." />
       <Loaded items={rows} error={error} empty={filter === 'active' ? 'No active incident.' : 'No incident.'}>
