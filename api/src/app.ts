@@ -31,6 +31,7 @@ import { registerValidation } from './core/validation.js';
 import { registerDeviceRoutes } from './device/routes.js';
 import { createDeviceService } from './device/service.js';
 import { registerEnvPolicy } from './envs/proposal-routes.js';
+import { registerEnvs } from './envs/routes.js';
 import { registerIncidents } from './incidents/routes.js';
 import { registerIngestKeyRoutes } from './ingest-keys/routes.js';
 import { createIngestKeyService } from './ingest-keys/service.js';
@@ -220,6 +221,7 @@ export async function buildApi(
   await registerUptime(app, { ...deps, projects });
   registerChannels(app, { ...deps, projects, keys: deps.keys ?? keyringFromConfig(config, log) });
   registerIncidents(app, { ...deps, projects });
+  registerEnvs(app, { ...deps, projects, audit });
   registerEnvPolicy(app, { ...deps, projects, keys: deps.keys ?? keyringFromConfig(config, log) });
 
   const ingestAuth = createIngestAuth({ db, bus: deps.bus, clock, cache: cacheCredentials });

@@ -204,17 +204,35 @@ export const AuditEntry = Obj({
   targetId: Type.Union([Type.String(), Type.Null()]),
   projectId: Type.Union([Uuid, Type.Null()]),
   environmentId: Type.Union([Uuid, Type.Null()]),
+  /** The environment's slug (null when none, or it was deleted). */
+  environment: Type.Union([Type.String(), Type.Null()]),
   ip: Type.Union([Type.String(), Type.Null()]),
   userAgent: Type.Union([Type.String(), Type.Null()]),
   requestId: Type.Union([Type.String(), Type.Null()]),
   outcome: Type.Union([Type.Literal('success'), Type.Literal('failure')]),
   status: Type.Union([Type.Integer(), Type.Null()]),
+  /** What the action touched (variables: keys, service, versions; never values). */
+  details: Type.Union([Type.Record(Type.String(), Type.Unknown()), Type.Null()]),
 });
 export type AuditEntry = Static<typeof AuditEntry>;
 export const AuditQuery = Obj({
   actor: Type.Optional(Type.String({ maxLength: 254, description: 'user id or email' })),
   action: Type.Optional(
-    Type.String({ maxLength: 100, description: 'exact action, or a prefix ending in `*`' }),
+    Type.String({
+      maxLength: 100,
+      description: 'exact action, or a prefix ending in `*` or `.` (`env.` matches every env.* action)',
+    }),
+  ),
+  environment: Type.Optional(
+    Type.String({ maxLength: 100, description: 'environment slug or id (project audit only)' }),
+  ),
+  key: Type.Optional(
+    Type.String({ maxLength: 256, description: 'entries whose details name this variable key' }),
+  ),
+  format: Type.Optional(
+    Type.Union([Type.Literal('json'), Type.Literal('ndjson')], {
+      description: '`ndjson`: every matching entry, one JSON object per line',
+    }),
   ),
   outcome: Type.Optional(Type.Union([Type.Literal('success'), Type.Literal('failure')])),
   since: Type.Optional(Timestamp),

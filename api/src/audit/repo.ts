@@ -16,12 +16,18 @@ export interface AuditRecord {
   requestId: string | null;
   outcome: 'success' | 'failure';
   status: number | null;
+  /** What the action touched (keys, versions, settings); never secret values. */
+  details?: Record<string, unknown> | null;
 }
 
 export interface AuditFilter {
   projectId?: string;
   actor?: string;
+  /** Exact, or a prefix when it ends with `*` or `.`. */
   action?: string;
+  environmentId?: string;
+  /** Entries whose details.keys holds this key. */
+  key?: string;
   outcome?: 'success' | 'failure';
   since?: string;
   until?: string;
@@ -44,6 +50,8 @@ interface Row {
   request_id: string | null;
   outcome: 'success' | 'failure';
   status: number | null;
+  details: Record<string, unknown> | null;
+  environment: string | null;
 }
 
 export const UUID_RE = /^[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}$/i;
@@ -52,8 +60,8 @@ export const auditRepo = {
   async insert(q: Queryable, r: AuditRecord): Promise<void> {
     await q.query(
       `INSERT INTO audit_log (actor_id, actor_email, action, target_type, target_id, project_id, environment_id,
-                              ip, user_agent, request_id, outcome, status)
-       VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12)`,
+                              ip, user_agent, request_id, outcome, status, details)
+       VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13::jsonb)`,
       [
         r.actorId,
         r.actorEmail,
@@ -67,6 +75,7 @@ export const auditRepo = {
         r.requestId,
         r.outcome,
         r.status,
+        r.details ? JSON.stringify(r.details) : null,
       ],
     );
   },
@@ -80,26 +89,31 @@ export const auditRepo = {
       params.push(v);
       where.push(sql.replace('?', `$${params.length}`));
     };
-    if (f.projectId) add('project_id = ?', f.projectId);
+    if (f.projectId) add('a.project_id = ?', f.projectId);
     if (f.actor) {
-      if (UUID_RE.test(f.actor)) add('actor_id = ?', f.actor);
-      else add('lower(actor_email) = lower(?)', f.actor);
+      if (UUID_RE.test(f.actor)) add('a.actor_id = ?', f.actor);
+      else add('lower(a.actor_email) = lower(?)', f.actor);
     }
     if (f.action) {
       if (f.action.endsWith('*'))
-        add('action LIKE ?', `${f.action.slice(0, -1).replace(/[%_\\]/g, '\\$&')}%`);
-      else add('action = ?', f.action);
+        add('a.action LIKE ?', `${f.action.slice(0, -1).replace(/[%_\\]/g, '\\$&')}%`);
+      else if (f.action.endsWith('.')) add('a.action LIKE ?', `${f.action.replace(/[%_\\]/g, '\\$&')}%`);
+      else add('a.action = ?', f.action);
     }
-    if (f.outcome) add('outcome = ?', f.outcome);
-    if (f.since) add('at >= ?', f.since);
-    if (f.until) add('at < ?', f.until);
-    if (f.beforeId !== undefined) add('id < ?', f.beforeId);
+    if (f.environmentId) add('a.environment_id = ?', f.environmentId);
+    if (f.key) add("a.details -> 'keys' @> jsonb_build_array(?::text)", f.key);
+    if (f.outcome) add('a.outcome = ?', f.outcome);
+    if (f.since) add('a.at >= ?', f.since);
+    if (f.until) add('a.at < ?', f.until);
+    if (f.beforeId !== undefined) add('a.id < ?', f.beforeId);
     params.push(f.limit + 1);
     const { rows } = await q.query<Row>(
-      `SELECT id, at, actor_id, actor_email, action, target_type, target_id, project_id, environment_id, ip, user_agent,
-              request_id, outcome, status
-         FROM audit_log ${where.length ? `WHERE ${where.join(' AND ')}` : ''}
-        ORDER BY id DESC LIMIT $${params.length}`,
+      `SELECT a.id, a.at, a.actor_id, a.actor_email, a.action, a.target_type, a.target_id, a.project_id,
+              a.environment_id, a.ip, a.user_agent, a.request_id, a.outcome, a.status, a.details,
+              e.slug AS environment
+         FROM audit_log a LEFT JOIN environments e ON e.id = a.environment_id
+         ${where.length ? `WHERE ${where.join(' AND ')}` : ''}
+        ORDER BY a.id DESC LIMIT $${params.length}`,
       params,
     );
     const more = rows.length > f.limit;
@@ -122,6 +136,8 @@ export const auditRepo = {
         requestId: r.request_id,
         outcome: r.outcome,
         status: r.status,
+        environment: r.environment,
+        details: r.details,
       })),
     };
   },

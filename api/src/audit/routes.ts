@@ -1,5 +1,6 @@
+import { Readable } from 'node:stream';
 import { AuditPage, AuditQuery, ProjectParams, type Static } from '@peep/pkg/schemas';
-import type { FastifyInstance } from 'fastify';
+import type { FastifyInstance, FastifyReply } from 'fastify';
 import { currentAuth, requireInstanceAdmin } from '../core/auth.js';
 import { clientMeta, errorResponses } from '../core/http.js';
 import type { ProjectService } from '../projects/service.js';
@@ -25,9 +26,11 @@ export function registerAuditRoutes(
         response: { 200: AuditPage, ...errorResponses },
       },
     },
-    async (req) => {
+    async (req, reply) => {
       const p = await projects.access(currentAuth(req).user.id, req.params.projectId, 'admin');
-      return audit.list({ ...req.query, projectId: p.id });
+      const input = { ...req.query, projectId: p.id };
+      if (req.query.format === 'ndjson') return ndjson(reply, audit.all(input));
+      return audit.list(input);
     },
   );
 
@@ -37,8 +40,9 @@ export function registerAuditRoutes(
       config: { auth: 'user', scope: 'admin' },
       schema: { tags, querystring: AuditQuery, response: { 200: AuditPage, ...errorResponses } },
     },
-    async (req) => {
+    async (req, reply) => {
       requireInstanceAdmin(req);
+      if (req.query.format === 'ndjson') return ndjson(reply, audit.all(req.query));
       return audit.list(req.query);
     },
   );
@@ -61,10 +65,26 @@ export function registerAuditRoutes(
       requestId: String(req.id),
       outcome: reply.statusCode < 400 ? 'success' : 'failure',
       status: reply.statusCode,
+      details: a.details ?? null,
       ...clientMeta(req),
     });
     return payload;
   });
+}
+
+/**
+ * Streams entries as NDJSON (one JSON object per line). The first page is read before answering, so
+ * a bad filter is still a JSON error.
+ */
+async function ndjson(reply: FastifyReply, entries: AsyncGenerator<unknown>) {
+  const first = await entries.next();
+  async function* lines() {
+    if (first.done) return;
+    yield `${JSON.stringify(first.value)}\n`;
+    for await (const e of entries) yield `${JSON.stringify(e)}\n`;
+  }
+  reply.type('application/x-ndjson; charset=utf-8').header('cache-control', 'no-store');
+  return reply.send(Readable.from(lines()));
 }
 
 const isUuid = (v: string | undefined): v is string => !!v && UUID_RE.test(v);

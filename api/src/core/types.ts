@@ -50,6 +50,8 @@ export interface AuditTarget {
   environmentId?: string;
   /** Who acted when no one is signed in yet (sign-in attempts). */
   actorEmail?: string;
+  /** What the action touched, stored in audit_log.details (key names, versions; never values). */
+  details?: Record<string, unknown>;
 }
 
 declare module 'fastify' {
