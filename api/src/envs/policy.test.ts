@@ -175,7 +175,8 @@ for (const engine of testEngines()) {
       assert.ok(policy, 'env.policy recorded');
       const rk = entries.find((e) => e.action === 'env.required_keys' && e.outcome === 'success');
       assert.ok(rk, 'env.required_keys recorded');
-      if (rk?.details) assert.deepEqual(rk.details.keys, ['DATABASE_URL', 'SENTRY_DSN']);
+      assert.deepEqual(rk?.details?.keys, ['DATABASE_URL', 'SENTRY_DSN']);
+      assert.ok(policy?.details?.policy, 'the policy settings are in the entry');
     });
   });
 }

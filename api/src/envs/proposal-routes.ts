@@ -84,6 +84,11 @@ const PromoteBody = Type.Object(
 
 type RefReq = FastifyRequest<{ Params: Static<typeof RefParams> }>;
 
+/** A decision may be sent without a body (no comment). */
+const emptyBody = async (req: FastifyRequest) => {
+  if (req.body === undefined || req.body === null) req.body = {};
+};
+
 export function registerEnvPolicy(
   app: FastifyInstance,
   deps: { db: Db; clock: Clock; keys: MasterKeys; projects: ProjectService },
@@ -170,6 +175,7 @@ export function registerEnvPolicy(
     `${P}/proposals/:ref/approve`,
     {
       config: { auth: 'user', audit: 'env.approve' },
+      preValidation: emptyBody,
       schema: {
         tags,
         summary: 'Approve and apply a proposal as one new version (approveRole; not its author)',
@@ -181,7 +187,7 @@ export function registerEnvPolicy(
     async (req) => {
       target(req);
       const project = await member(req);
-      const out = await proposals.approve(project, req.params.ref, me(req), req.body?.comment ?? null, (p) =>
+      const out = await proposals.approve(project, req.params.ref, me(req), req.body.comment ?? null, (p) =>
         audited(req, p),
       );
       audited(req, out.proposal, { version: out.version });
@@ -193,6 +199,7 @@ export function registerEnvPolicy(
     `${P}/proposals/:ref/reject`,
     {
       config: { auth: 'user', audit: 'env.reject' },
+      preValidation: emptyBody,
       schema: {
         tags,
         summary: 'Reject a pending proposal (approveRole)',
@@ -207,7 +214,7 @@ export function registerEnvPolicy(
         await member(req),
         req.params.ref,
         me(req),
-        req.body?.comment ?? null,
+        req.body.comment ?? null,
       );
       audited(req, proposal);
       return { proposal };

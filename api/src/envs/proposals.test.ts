@@ -515,7 +515,7 @@ for (const engine of testEngines()) {
         const p = r.body.proposal;
         assert.equal(p.kind, 'promotion');
         assert.equal(p.source.environment.slug, 'staging');
-        const ok = await call(s, admin, 'POST', `${base()}/proposals/${p.id}/approve`, {});
+        const ok = await call(s, admin, 'POST', `${base()}/proposals/${p.id}/approve`); // no body at all
         assert.equal(ok.status, 200, JSON.stringify(ok.body));
         const values = await reveal('prod');
         assert.equal(values.PORT, '8080');
@@ -551,7 +551,17 @@ for (const engine of testEngines()) {
       const failedApprove = entries.find((e) => e.action === 'env.approve' && e.outcome === 'failure');
       assert.ok(failedApprove, 'refused approvals are recorded too');
       const approve = entries.find((e) => e.action === 'env.approve' && e.outcome === 'success' && e.details);
-      if (approve) assert.ok(Array.isArray(approve.details?.keys));
+      assert.ok(approve, 'approvals carry details');
+      assert.ok(Array.isArray(approve?.details?.keys) && (approve?.details?.keys?.length ?? 0) > 0);
+      const keyFilter = await call(s, owner, 'GET', `${base()}/audit?action=env.&key=DATABASE_URL&limit=200`);
+      assert.equal(keyFilter.status, 200, JSON.stringify(keyFilter.body));
+      const filtered = (keyFilter.body.entries as Entry[]).map((e) => e.action);
+      assert.ok(
+        filtered.includes('env.propose') &&
+          filtered.includes('env.approve') &&
+          filtered.includes('env.promote'),
+        filtered.join(),
+      );
       const { rows } = await s.db.query<{ d: string }>(
         "SELECT coalesce(details::text, '') AS d FROM audit_log",
       );

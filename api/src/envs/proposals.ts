@@ -597,7 +597,7 @@ export function createProposalService(deps: ProposalDeps) {
       comment: string | null,
       /** Called with the proposal once found (so a refusal is audited with its keys). */
       seen: (p: Proposal) => void = () => {},
-    ): Promise<{ proposal: Proposal; version: number; keys: string[] }> {
+    ): Promise<{ proposal: Proposal; version: number }> {
       const { r, env } = await load(project, ref);
       seen(toProposal(r));
       assertPending(r);
@@ -608,7 +608,6 @@ export function createProposalService(deps: ProposalDeps) {
           'You proposed this change; a different admin or owner must approve it.',
         );
       const change = await openChange(db, keys, r);
-      const keyList = [...new Set([...change.set, ...change.unset].map((c) => c.key))].sort();
       if (r.kind === 'promotion') await assertRequiredKeys(db, keys, env, change);
       const outcome = await db.transaction(async (tx) => {
         const locked = await proposalsRepo.get(tx, project.id, r.id, true);
@@ -656,7 +655,7 @@ export function createProposalService(deps: ProposalDeps) {
           { keys: outcome.clash },
         );
       }
-      return { proposal: await reload(project, r.id), version: outcome.version, keys: keyList };
+      return { proposal: await reload(project, r.id), version: outcome.version };
     },
 
     async reject(project: Project, ref: string, actor: Actor, comment: string | null): Promise<Proposal> {
