@@ -239,6 +239,24 @@ for (const engine of testEngines()) {
       assert.equal((await reveal('prod')).LOG_LEVEL, 'error');
     });
 
+    test('two admins approving at once: one applies, the other gets 409, one version is written', async () => {
+      const p = await propose(dev, 'prod', { set: [{ key: 'RACE', value: 'once' }] });
+      assert.equal(p.status, 201);
+      const before = await version('prod');
+      const results = await Promise.all(
+        [admin, owner].map((who) =>
+          call(s, who, 'POST', `${base()}/proposals/${p.body.proposal.id}/approve`, {}),
+        ),
+      );
+      assert.deepEqual(
+        results.map((r) => r.status).sort(),
+        [200, 409],
+        JSON.stringify(results.map((r) => r.body)),
+      );
+      assert.equal(results.find((r) => r.status === 409)?.body.error.code, 'proposal_not_pending');
+      assert.equal(await version('prod'), before + 1);
+    });
+
     test('reject needs approveRole; cancel is for the author or an admin', async () => {
       const p = await propose(dev, 'prod', { set: [{ key: 'REJECT_ME', value: '1' }] });
       const byDev = await call(s, dev, 'POST', `${base()}/proposals/${p.body.proposal.id}/reject`, {});
