@@ -7,17 +7,9 @@
 import assert from 'node:assert/strict';
 import { after, before, describe, test } from 'node:test';
 import type { AppError } from '@peep/pkg';
-import {
-  call,
-  createOwner,
-  createProjectWithKey,
-  createUser,
-  type SignedIn,
-  startTestServer,
-  type TestServer,
-  testEngines,
-} from '../testing.js';
+import { call, type SignedIn, type TestServer, testEngines } from '../testing.js';
 import { checkFreezeWindow, freezeAt } from './policy-routes.js';
+import { type EnvKit, startEnvKit } from './testkit.js';
 
 const at = (h: number) => new Date(Date.UTC(2026, 0, 1, h));
 const w = (from: number, to: number, reason = `${from}-${to}`) => ({
@@ -76,15 +68,14 @@ for (const engine of testEngines()) {
     let projectId: string;
     const base = () => `/api/v1/projects/${projectId}`;
 
+    let k: EnvKit;
+
     before(async () => {
-      s = await startTestServer({ engine });
-      owner = await createOwner(s);
-      dev = await createUser(s, owner, 'dev@example.com');
-      projectId = (await createProjectWithKey(s, owner, { name: 'Freezes' })).projectId;
-      const r = await call(s, owner, 'POST', `${base()}/members`, { email: dev.email, role: 'developer' });
-      assert.equal(r.status, 201, JSON.stringify(r.body));
+      k = await startEnvKit(engine);
+      ({ s, projectId } = k);
+      ({ owner, developer: dev } = k.users);
     });
-    after(async () => s?.close());
+    after(async () => k?.close());
 
     const setVar = async (who: SignedIn, env: string, key: string, value: string) => {
       const cur = await call(s, who, 'GET', `${base()}/envs/${env}/vars`);

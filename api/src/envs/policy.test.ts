@@ -7,16 +7,8 @@
  */
 import assert from 'node:assert/strict';
 import { after, before, describe, test } from 'node:test';
-import {
-  call,
-  createOwner,
-  createProjectWithKey,
-  createUser,
-  type SignedIn,
-  startTestServer,
-  type TestServer,
-  testEngines,
-} from '../testing.js';
+import { call, createUser, type SignedIn, type TestServer, testEngines } from '../testing.js';
+import { type EnvKit, startEnvKit } from './testkit.js';
 
 for (const engine of testEngines()) {
   describe(`environment policy over HTTP (${engine})`, () => {
@@ -27,21 +19,14 @@ for (const engine of testEngines()) {
     let projectId: string;
     const base = () => `/api/v1/projects/${projectId}`;
 
+    let k: EnvKit;
+
     before(async () => {
-      s = await startTestServer({ engine });
-      owner = await createOwner(s);
-      dev = await createUser(s, owner, 'dev@example.com');
-      viewer = await createUser(s, owner, 'viewer@example.com');
-      projectId = (await createProjectWithKey(s, owner, { name: 'Policy' })).projectId;
-      for (const [u, role] of [
-        [dev, 'developer'],
-        [viewer, 'viewer'],
-      ] as const) {
-        const r = await call(s, owner, 'POST', `${base()}/members`, { email: u.email, role });
-        assert.equal(r.status, 201, JSON.stringify(r.body));
-      }
+      k = await startEnvKit(engine);
+      ({ s, projectId } = k);
+      ({ owner, developer: dev, viewer } = k.users);
     });
-    after(async () => s?.close());
+    after(async () => k?.close());
 
     test('defaults: prod needs admin to change and developers propose; dev lets developers change', async () => {
       const prod = await call(s, viewer, 'GET', `${base()}/envs/prod/policy`);

@@ -10,16 +10,8 @@
  */
 import assert from 'node:assert/strict';
 import { after, before, describe, test } from 'node:test';
-import {
-  call,
-  createOwner,
-  createProjectWithKey,
-  createUser,
-  type SignedIn,
-  startTestServer,
-  type TestServer,
-  testEngines,
-} from '../testing.js';
+import { call, createProjectWithKey, type SignedIn, type TestServer, testEngines } from '../testing.js';
+import { type EnvKit, startEnvKit } from './testkit.js';
 
 const SECRET = 'postgres://app:s3cr3t-pr0d-pw@db.internal/app';
 
@@ -34,30 +26,17 @@ for (const engine of testEngines()) {
     let otherProjectId: string;
     const base = () => `/api/v1/projects/${projectId}`;
 
-    before(async () => {
-      s = await startTestServer({ engine });
-      owner = await createOwner(s);
-      admin = await createUser(s, owner, 'admin@example.com');
-      dev = await createUser(s, owner, 'dev@example.com');
-      viewer = await createUser(s, owner, 'viewer@example.com');
-      projectId = (await createProjectWithKey(s, owner, { name: 'Shop' })).projectId;
-      otherProjectId = (await createProjectWithKey(s, owner, { name: 'Other' })).projectId;
-      for (const [u, role] of [
-        [admin, 'admin'],
-        [dev, 'developer'],
-        [viewer, 'viewer'],
-      ] as const) {
-        const r = await call(s, owner, 'POST', `${base()}/members`, { email: u.email, role });
-        assert.equal(r.status, 201, JSON.stringify(r.body));
-      }
-    });
-    after(async () => s?.close());
+    let k: EnvKit;
 
-    const version = async (env: string) => {
-      const r = await call(s, owner, 'GET', `${base()}/envs/${env}/vars`);
-      assert.equal(r.status, 200, JSON.stringify(r.body));
-      return r.body.version as number;
-    };
+    before(async () => {
+      k = await startEnvKit(engine);
+      ({ s, projectId } = k);
+      ({ owner, admin, developer: dev, viewer } = k.users);
+      otherProjectId = (await createProjectWithKey(s, owner, { name: 'Other' })).projectId;
+    });
+    after(async () => k?.close());
+
+    const version = (env: string) => k.version(env);
     const setVars = async (
       who: SignedIn,
       env: string,
