@@ -305,7 +305,7 @@ export async function readVarSet(
       { currentVersion: current },
     );
   const present = rows.filter((r) => r.key !== null);
-  const dataKey = present.length ? await projectKey(q, keys, opts.projectId) : null;
+  const dataKey = present.length ? await openProjectKey(q, keys, opts.projectId) : null;
   const vars: Var[] = [];
   for (const r of present) {
     const key = r.key as string;
@@ -343,6 +343,20 @@ export async function readVarSet(
 /** The variables at a version with plaintext values (see ReadOptions for `service`). */
 export async function readVars(q: Queryable, keys: MasterKeys, opts: ReadOptions): Promise<Var[]> {
   return (await readVarSet(q, keys, opts)).vars;
+}
+
+/** The project's data key; one that does not unwrap (wrong master key, tampered) is sealed_value_unreadable. */
+async function openProjectKey(q: Queryable, keys: MasterKeys, projectId: string) {
+  try {
+    return await projectKey(q, keys, projectId);
+  } catch (e) {
+    if (!(e instanceof SealError)) throw e;
+    throw new AppError(
+      'sealed_value_unreadable',
+      `Data integrity failure: the project's data key does not open with the master key (${e.code}: ${e.message}); no variable of the project can be read until the right master key is configured.`,
+      { projectId, reason: e.code },
+    );
+  }
 }
 
 function unreadable(environmentId: string, service: string, key: string, e: SealError): AppError {
