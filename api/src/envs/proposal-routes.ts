@@ -171,6 +171,24 @@ export function registerEnvPolicy(
     async (req) => proposals.get(await member(req), req.params.ref),
   );
 
+  app.post<{ Params: Static<typeof RefParams> }>(
+    `${P}/proposals/:ref/reveal`,
+    {
+      config: { auth: 'user', audit: 'env.reveal' },
+      schema: {
+        tags,
+        summary: 'The proposal with its diff, secret values shown (revealRole of its environment; audited)',
+        params: RefParams,
+        response: errorResponses,
+      },
+    },
+    async (req, reply) => {
+      target(req);
+      noStore(reply);
+      return proposals.reveal(await member(req), req.params.ref, (p) => audited(req, p, { via: 'proposal' }));
+    },
+  );
+
   app.post<{ Params: Static<typeof RefParams>; Body: Static<typeof DecisionBody> }>(
     `${P}/proposals/:ref/approve`,
     {

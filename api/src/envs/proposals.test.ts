@@ -135,6 +135,28 @@ for (const engine of testEngines()) {
       assert.equal(byId.body.proposal.number, 1);
     });
 
+    test('secret values of a proposal are masked, and shown by an audited reveal to revealRole', async () => {
+      const p = await propose(dev, 'prod', { set: [{ key: 'API_TOKEN', value: 'tok-123-secret' }] });
+      assert.equal(p.status, 201, JSON.stringify(p.body));
+      assert.deepEqual(p.body.proposal.changes, [
+        { key: 'API_TOKEN', service: '', op: 'added', secret: true },
+      ]);
+      const masked = await call(s, admin, 'GET', `${base()}/proposals/${p.body.proposal.id}`);
+      assert.equal(masked.body.diff.added[0].value, null);
+      const devReveal = await call(s, dev, 'POST', `${base()}/proposals/${p.body.proposal.id}/reveal`);
+      assert.equal(devReveal.status, 403, 'prod reveals need admin');
+      const shown = await call(s, admin, 'POST', `${base()}/proposals/${p.body.proposal.id}/reveal`);
+      assert.equal(shown.status, 200, JSON.stringify(shown.body));
+      assert.equal(shown.body.diff.added[0].value, 'tok-123-secret');
+      const audit = await call(s, owner, 'GET', `${base()}/audit?action=env.reveal&limit=10`);
+      const entry = audit.body.entries.find((e: { outcome: string }) => e.outcome === 'success');
+      assert.deepEqual(entry?.details?.keys, ['API_TOKEN']);
+      assert.equal(
+        (await call(s, dev, 'POST', `${base()}/proposals/${p.body.proposal.id}/cancel`)).body.proposal.status,
+        'cancelled',
+      );
+    });
+
     test('a developer cannot approve (403 forbidden), nor can the author (403 self_approval)', async () => {
       const r = await call(s, dev, 'POST', `${base()}/proposals/${firstId}/approve`, {});
       assert.equal(r.status, 403);
@@ -563,7 +585,7 @@ for (const engine of testEngines()) {
         "SELECT coalesce(details::text, '') AS d FROM audit_log",
       );
       const all = rows.map((x) => x.d).join('\n');
-      for (const v of ['s3cr3t', 'postgres://dev-db', 'two words', 'mysql://dev'])
+      for (const v of ['s3cr3t', 'postgres://dev-db', 'two words', 'mysql://dev', 'tok-123'])
         assert.ok(!all.includes(v), `audit details never hold values (${v})`);
     });
   });

@@ -584,6 +584,19 @@ export function createProposalService(deps: ProposalDeps) {
       return { proposal: toProposal(r), diff: maskDiff(s.diff) };
     },
 
+    /** The same with secret values shown, for those with revealRole (the route audits it). */
+    async reveal(
+      project: Project,
+      ref: string,
+      seen: (p: Proposal) => void,
+    ): Promise<{ proposal: Proposal; diff: MaskedDiff }> {
+      const { r, env } = await load(project, ref);
+      seen(toProposal(r));
+      need(project, (await policyFor(env)).revealRole, `Seeing secret values of ${env.slug}`);
+      const change = await openChange(db, keys, r);
+      return { proposal: toProposal(r), diff: summarize(change, await varsOf(db, env)).diff };
+    },
+
     /**
      * Applies a pending proposal as one new version, authored by its author and approved by `actor`:
      * 403 forbidden below approveRole, 403 self_approval for the author, 423 environment_frozen, 409
