@@ -40,7 +40,7 @@ for (const engine of testEngines()) {
     const setVars = async (
       who: SignedIn,
       env: string,
-      set: { key: string; value: string; secret?: boolean }[],
+      set: { key: string; value: string; secret?: boolean; service?: string }[],
     ) =>
       call(s, who, 'PUT', `${base()}/envs/${env}/vars`, {
         baseVersion: await version(env),
@@ -555,6 +555,68 @@ for (const engine of testEngines()) {
         assert.equal(r.body.error.details.until, endsAt);
         await call(s, owner, 'DELETE', `${base()}/envs/staging/freezes/${f.body.freeze.id}`);
       });
+    });
+
+    test('a service’s overrides are promoted on their own; the environment-wide values stay', async () => {
+      assert.equal((await setVars(dev, 'dev', [{ key: 'WORKERS', value: '4', service: 'web' }])).status, 200);
+      const pre = await call(s, dev, 'POST', `${base()}/envs/dev/promote`, {
+        to: 'staging',
+        service: 'web',
+        dryRun: true,
+      });
+      assert.equal(pre.status, 200, JSON.stringify(pre.body));
+      assert.deepEqual(
+        pre.body.diff.added.map((a: { key: string; service: string }) => [a.key, a.service]),
+        [['WORKERS', 'web']],
+      );
+      const r = await call(s, dev, 'POST', `${base()}/envs/dev/promote`, { to: 'staging', service: 'web' });
+      assert.equal(r.status, 200, JSON.stringify(r.body));
+      assert.deepEqual(r.body.changes, [{ key: 'WORKERS', service: 'web', op: 'added' }]);
+      const staging = await call(s, owner, 'GET', `${base()}/envs/staging/vars?service=web`);
+      const workers = staging.body.vars.find((v: { key: string }) => v.key === 'WORKERS');
+      assert.equal(workers.service, 'web');
+      assert.equal(workers.value, '4');
+      assert.ok(!('WORKERS' in (await reveal('staging'))), 'not environment-wide');
+    });
+
+    test('a policy needing owner approval refuses an admin’s approval', async () => {
+      const put = await call(s, owner, 'PUT', `${base()}/envs/staging/policy`, {
+        readRole: 'viewer',
+        revealRole: 'developer',
+        changeRole: 'admin',
+        proposeRole: 'developer',
+        approveRole: 'owner',
+      });
+      assert.equal(put.status, 200, JSON.stringify(put.body));
+      const p = await propose(dev, 'staging', { set: [{ key: 'OWNER_ONLY', value: '1' }] });
+      assert.equal(p.status, 201, JSON.stringify(p.body));
+      const byAdmin = await call(s, admin, 'POST', `${base()}/proposals/${p.body.proposal.id}/approve`, {});
+      assert.equal(byAdmin.status, 403);
+      assert.equal(byAdmin.body.error.code, 'forbidden');
+      const byOwner = await call(s, owner, 'POST', `${base()}/proposals/${p.body.proposal.id}/approve`, {});
+      assert.equal(byOwner.status, 200, JSON.stringify(byOwner.body));
+      assert.equal((await call(s, owner, 'DELETE', `${base()}/envs/staging/policy`)).status, 200);
+    });
+
+    test('approving a promotion checks required keys again: a key required since is 422, the proposal stays pending', async () => {
+      assert.equal((await setVars(owner, 'staging', [{ key: 'LATE', value: 'x' }])).status, 200);
+      const r = await call(s, dev, 'POST', `${base()}/envs/staging/promote`, { to: 'prod', keys: ['LATE'] });
+      assert.equal(r.status, 201, JSON.stringify(r.body));
+      const rk = await call(s, owner, 'PUT', `${base()}/required-keys`, {
+        keys: [{ key: 'DATABASE_URL', pattern: '^postgres://' }, { key: 'PORT' }, { key: 'NEW_REQUIRED' }],
+      });
+      assert.equal(rk.status, 200);
+      const ok = await call(s, admin, 'POST', `${base()}/proposals/${r.body.proposal.id}/approve`, {});
+      assert.equal(ok.status, 422, JSON.stringify(ok.body));
+      assert.equal(ok.body.error.code, 'required_keys_missing');
+      assert.deepEqual(ok.body.error.details, [{ key: 'NEW_REQUIRED', problem: 'missing' }]);
+      const still = await call(s, admin, 'GET', `${base()}/proposals/${r.body.proposal.id}`);
+      assert.equal(still.body.proposal.status, 'pending');
+      await call(s, owner, 'PUT', `${base()}/required-keys`, { keys: [] });
+      assert.equal(
+        (await call(s, admin, 'POST', `${base()}/proposals/${r.body.proposal.id}/approve`, {})).status,
+        200,
+      );
     });
 
     test('every decision is audited with keys, never values', async () => {
