@@ -236,7 +236,7 @@ export const ERROR_CODES = {
   approval_required: {
     status: 403,
     description:
-      'Your role may only propose changes to this environment; send the change with `"propose": true` (the CLI does) and an admin or owner approves it.',
+      'Your role may only propose changes to this environment: send the same change to `POST /envs/:env/proposals` (docs/environments-policy.md) and a different admin or owner approves it.',
   },
   proposal_not_found: { status: 404, description: 'No proposal with this id or number in this project.' },
   proposal_not_pending: {
