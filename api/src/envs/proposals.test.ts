@@ -11,9 +11,39 @@
 import assert from 'node:assert/strict';
 import { after, before, describe, test } from 'node:test';
 import { call, createProjectWithKey, type SignedIn, type TestServer, testEngines } from '../testing.js';
+import { conflicts, scopedKey, summarize } from './proposals.js';
 import { type EnvKit, startEnvKit } from './testkit.js';
 
 const SECRET = 'postgres://app:s3cr3t-pr0d-pw@db.internal/app';
+
+describe('conflict rule and summary', () => {
+  const change = {
+    set: [{ key: 'A', value: '1', secret: false, service: '' }],
+    unset: [{ key: 'B', service: 'web' }],
+  };
+  test('a change conflicts on the keys it touches that changed since its base, scope included', () => {
+    const since = new Set([scopedKey('', 'B'), scopedKey('web', 'B'), scopedKey('', 'Z')]);
+    assert.deepEqual(conflicts('change', change, since), [{ key: 'B', service: 'web' }]);
+    assert.deepEqual(conflicts('change', change, new Set([scopedKey('web', 'A')])), []);
+  });
+  test('a rollback conflicts with any change since its base', () => {
+    assert.deepEqual(conflicts('rollback', change, new Set([scopedKey('', 'Z')])), [
+      { key: 'Z', service: '' },
+    ]);
+    assert.deepEqual(conflicts('rollback', change, new Set()), []);
+  });
+  test('no-ops are dropped: the same value and flag, an unset of an absent variable', () => {
+    const current = new Map([[scopedKey('', 'A'), { value: '1', secret: false }]]);
+    const s = summarize(change, current);
+    assert.deepEqual(s.summary, []);
+    assert.equal(s.diff.unchanged, 2);
+    const flag = summarize(
+      { set: [{ key: 'A', value: '1', secret: true, service: '' }], unset: [] },
+      current,
+    );
+    assert.deepEqual(flag.summary, [{ key: 'A', service: '', op: 'changed', secret: true }]);
+  });
+});
 
 for (const engine of testEngines()) {
   describe(`proposals and promotion over HTTP (${engine})`, () => {
