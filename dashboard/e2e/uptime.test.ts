@@ -475,6 +475,32 @@ test('Uptime tab in Chromium: statuses, forms, tags, target page, incident, chan
     await w.getByRole('button', { name: 'End now' }).click();
     await w.getByRole('button', { name: 'Confirm end now' }).click();
     await page.getByText('No maintenance planned.').waitFor();
+
+    // One for a target (by name) and a service; an unknown name is refused, naming it.
+    await page.getByLabel('Title').fill('payments deploy');
+    await page.getByLabel('Targets').fill('no such target');
+    await page.getByRole('button', { name: 'Plan maintenance' }).click();
+    await page.getByText('No target is named "no such target".').waitFor();
+    await page.getByLabel('Targets').fill('payments api');
+    await page.getByLabel('Services').fill('checkout-api');
+    await page.getByRole('button', { name: 'Plan maintenance' }).click();
+    const scoped = page.locator('tr[data-window="payments deploy"]');
+    await scoped.waitFor();
+    assert.match((await scoped.textContent()) ?? '', /1 target\(s\), services checkout-api/);
+    const { windows: after } = await call<{
+      windows: { title: string; targetIds: string[]; services: string[] }[];
+    }>('GET', `/projects/${projectId}/maintenance`);
+    const { targets } = await call<{ targets: { id: string; name: string }[] }>(
+      'GET',
+      `/projects/${projectId}/targets?q=payments`,
+    );
+    assert.deepEqual(
+      after.map((x) => [x.title, x.targetIds, x.services]),
+      [['payments deploy', [targets.find((t) => t.name === 'payments api')?.id], ['checkout-api']]],
+    );
+    await scoped.getByRole('button', { name: 'End now' }).click();
+    await scoped.getByRole('button', { name: 'Confirm end now' }).click();
+    await page.getByText('No maintenance planned.').waitFor();
   });
 
   await step(

@@ -1,9 +1,9 @@
 'use client';
 /**
- * Maintenance windows (upcoming and active): while one lasts, no incident opens for what it covers.
- * Plan one for the whole project from a start time and a duration, or end one early (delete).
- * Windows limited to some targets or services are listed with their scope; planning those is
- * `peep` CLI or API work for now.
+ * Maintenance windows (upcoming and active): while one lasts, no incident opens (and no reminder is
+ * sent) for what it covers. Plan one from a start time and a duration, for the whole project or for
+ * some targets (by name, resolved to ids through the targets list) and services; end one early
+ * (delete).
  */
 import { type FormEvent, useCallback, useState } from 'react';
 import { ConfirmButton } from '@/components/ConfirmButton';
@@ -49,21 +49,28 @@ export function MaintenancePanel({ projectId, canEdit }: { projectId: string; ca
   const [title, setTitle] = useState('');
   const [start, setStart] = useState(() => localInput(new Date()));
   const [minutes, setMinutes] = useState(60);
+  const [targetNames, setTargetNames] = useState('');
+  const [services, setServices] = useState('');
   const action = useAction();
 
   async function submit(e: FormEvent) {
     e.preventDefault();
     const startsAt = new Date(start);
     await action.run(async () => {
+      const targetIds = await idsOf(projectId, splitList(targetNames));
       await api(path, {
         method: 'POST',
         body: {
           title: title.trim(),
           startsAt: startsAt.toISOString(),
           endsAt: new Date(startsAt.getTime() + minutes * 60_000).toISOString(),
+          targetIds,
+          services: splitList(services),
         },
       });
       setTitle('');
+      setTargetNames('');
+      setServices('');
       await reload();
     });
   }
@@ -175,7 +182,31 @@ export function MaintenancePanel({ projectId, canEdit }: { projectId: string; ca
               </select>
             </div>
           </div>
-          <p className="hint">Covers every target and service of the project.</p>
+          <div className="form-row">
+            <div className="field">
+              <label htmlFor="mw-targets">Targets</label>
+              <input
+                id="mw-targets"
+                className="input"
+                value={targetNames}
+                onChange={(e) => setTargetNames(e.target.value)}
+                placeholder="shop web, payments api"
+              />
+            </div>
+            <div className="field">
+              <label htmlFor="mw-services">Services</label>
+              <input
+                id="mw-services"
+                className="input"
+                value={services}
+                onChange={(e) => setServices(e.target.value)}
+                placeholder="checkout-api"
+              />
+            </div>
+          </div>
+          <p className="hint">
+            Names separated by commas. Leave both empty to cover every target and service of the project.
+          </p>
           <ErrorAlert error={action.error} title="Could not plan the window." />
           <div>
             <button type="submit" className="btn btn-sm" disabled={action.busy}>
@@ -186,4 +217,25 @@ export function MaintenancePanel({ projectId, canEdit }: { projectId: string; ca
       ) : null}
     </section>
   );
+}
+
+const splitList = (v: string) =>
+  v
+    .split(',')
+    .map((x) => x.trim())
+    .filter(Boolean);
+
+/** Target ids by exact name (any environment); an unknown name is an error naming it. */
+async function idsOf(projectId: string, names: string[]): Promise<string[]> {
+  const ids: string[] = [];
+  for (const name of names) {
+    const { targets } = await api<{ targets: { id: string; name: string }[] }>(
+      `/projects/${encodeURIComponent(projectId)}/targets`,
+      { query: { q: name, limit: 100 } },
+    );
+    const found = targets.filter((t) => t.name === name);
+    if (found.length === 0) throw new Error(`No target is named "${name}".`);
+    ids.push(...found.map((t) => t.id));
+  }
+  return ids;
 }
