@@ -270,6 +270,21 @@ for (const engine of testEngines()) {
       assert.equal((await reveal('prod')).LOG_LEVEL, 'error');
     });
 
+    test('proposals made at once get distinct numbers', async () => {
+      const made = await Promise.all(
+        [1, 2, 3, 4].map((i) =>
+          propose(dev, 'staging', { set: [{ key: `PARALLEL_${i}`, value: String(i) }] }),
+        ),
+      );
+      assert.deepEqual(
+        made.map((m) => m.status),
+        [201, 201, 201, 201],
+      );
+      const numbers = made.map((m) => m.body.proposal.number as number);
+      assert.equal(new Set(numbers).size, 4);
+      for (const m of made) await call(s, dev, 'POST', `${base()}/proposals/${m.body.proposal.id}/cancel`);
+    });
+
     test('two admins approving at once: one applies, the other gets 409, one version is written', async () => {
       const p = await propose(dev, 'prod', { set: [{ key: 'RACE', value: 'once' }] });
       assert.equal(p.status, 201);
