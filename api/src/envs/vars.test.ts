@@ -336,6 +336,24 @@ for (const engine of testEngines()) {
       assert.equal(rbBad.body.error.code, 'version_not_found');
     });
 
+    test('at most 5,000 variables per scope', async () => {
+      const v = await k.version('dev');
+      const content = JSON.stringify(
+        Object.fromEntries(Array.from({ length: 5001 }, (_, i) => [`K${i}`, 'v'])),
+      );
+      const r = await k.req('owner', 'POST', `${k.base()}/envs/dev/import`, {
+        baseVersion: v,
+        message: 'too many',
+        format: 'json',
+        content,
+        service: 'big',
+      });
+      assert.equal(r.status, 400, JSON.stringify(r.body).slice(0, 300));
+      assert.equal(r.body.error.code, 'too_many_variables');
+      assert.deepEqual(r.body.error.details, [{ service: 'big', count: 5001, limit: 5000 }]);
+      assert.equal(await k.version('dev'), v);
+    });
+
     test("another project's environment is not found, by id or slug", async () => {
       const other = await k.req('owner', 'POST', '/api/v1/projects', { name: 'Other' });
       const otherEnv = other.body.environments[0].id;
