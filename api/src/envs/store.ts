@@ -402,9 +402,9 @@ export async function applyChange(tx: Queryable, keys: MasterKeys, input: ApplyI
     'SELECT id, service, key, secret, size FROM env_vars WHERE environment_id = $1 AND to_version IS NULL',
     [envId],
   );
-  const byslot = new Map(rows.map((r) => [slot(r.service, r.key), r]));
+  const current = new Map(rows.map((r) => [slot(r.service, r.key), r]));
 
-  const missing = unset.filter((u) => !byslot.has(slot(u.service, u.key)));
+  const missing = unset.filter((u) => !current.has(slot(u.service, u.key)));
   if (missing.length)
     throw new AppError(
       'variable_not_found',
@@ -414,18 +414,19 @@ export async function applyChange(tx: Queryable, keys: MasterKeys, input: ApplyI
 
   // Values of variables that might be set to the same value again, to recognize a no-op.
   const candidates = set.filter((s) => {
-    const r = byslot.get(slot(s.service, s.key));
+    const r = current.get(slot(s.service, s.key));
     return r && (s.secret === undefined || s.secret === r.secret) && Number(r.size) === valueSize(s.value);
   });
   const sameValue = new Set<string>();
   if (candidates.length) {
-    const ids = candidates.map((c) => String(byslot.get(slot(c.service, c.key))?.id));
+    const ids = candidates.map((c) => String(current.get(slot(c.service, c.key))?.id));
     const sealed = await tx.query<{ service: string; key: string; value_sealed: string }>(
       'SELECT service, key, value_sealed FROM env_vars WHERE id = ANY($1::bigint[])',
       [ids],
     );
+    const candidateAt = new Map(candidates.map((c) => [slot(c.service, c.key), c]));
     for (const r of sealed.rows) {
-      const s = candidates.find((c) => c.service === r.service && c.key === r.key);
+      const s = candidateAt.get(slot(r.service, r.key));
       let old: string;
       try {
         old = await openForProject(
@@ -449,7 +450,7 @@ export async function applyChange(tx: Queryable, keys: MasterKeys, input: ApplyI
   for (const s of set) {
     const sl = slot(s.service, s.key);
     named.add(sl);
-    const old = byslot.get(sl);
+    const old = current.get(sl);
     if (old && sameValue.has(sl)) continue;
     if (old) close.push(String(old.id));
     changes.push({
@@ -466,7 +467,7 @@ export async function applyChange(tx: Queryable, keys: MasterKeys, input: ApplyI
       if (input.replaceServices.includes(r.service) && !named.has(slot(r.service, r.key)))
         removing.add(slot(r.service, r.key));
   for (const sl of removing) {
-    const old = byslot.get(sl);
+    const old = current.get(sl);
     if (!old) continue;
     close.push(String(old.id));
     changes.push({ key: old.key, service: old.service, op: 'removed' });

@@ -354,6 +354,52 @@ for (const engine of testEngines()) {
       assert.equal(await k.version('dev'), v);
     });
 
+    test('a freeze refuses every kind of change with until and reason; reads go on', async () => {
+      const endsAt = new Date(Date.now() + 3_600_000).toISOString();
+      const f = await k.req('admin', 'POST', `${k.base()}/envs/staging/freezes`, {
+        endsAt,
+        reason: 'release',
+      });
+      assert.equal(f.status, 201, JSON.stringify(f.body));
+      try {
+        const v = await k.version('staging');
+        const frozen = (r: { status: number; body: { error: { code: string; details: unknown } } }) => {
+          assert.equal(r.status, 423, JSON.stringify(r.body));
+          assert.equal(r.body.error.code, 'environment_frozen');
+          assert.deepEqual(r.body.error.details, { until: endsAt, reason: 'release' });
+        };
+        frozen(
+          await k.req('developer', 'PUT', `${k.base()}/envs/staging/vars`, {
+            baseVersion: v,
+            message: '',
+            set: [{ key: 'F', value: '1' }],
+          }),
+        );
+        frozen(
+          await k.req('owner', 'POST', `${k.base()}/envs/staging/import`, {
+            baseVersion: v,
+            message: '',
+            format: 'dotenv',
+            content: 'F=1',
+          }),
+        );
+        frozen(
+          await k.req('owner', 'POST', `${k.base()}/envs/staging/rollback`, { baseVersion: v, toVersion: 1 }),
+        );
+        const viewer = await k.req('viewer', 'PUT', `${k.base()}/envs/staging/vars`, {
+          baseVersion: v,
+          message: '',
+          set: [{ key: 'F', value: '1' }],
+        });
+        assert.equal(viewer.body.error.code, 'forbidden', 'someone who may not change at all is told so');
+        assert.equal((await vars('staging')).status, 200);
+        assert.equal((await k.req('owner', 'POST', `${k.base()}/envs/staging/export`, {})).status, 200);
+        assert.equal(await k.version('staging'), v);
+      } finally {
+        await k.req('admin', 'DELETE', `${k.base()}/envs/staging/freezes/${f.body.freeze.id}`);
+      }
+    });
+
     test("another project's environment is not found, by id or slug", async () => {
       const other = await k.req('owner', 'POST', '/api/v1/projects', { name: 'Other' });
       const otherEnv = other.body.environments[0].id;
