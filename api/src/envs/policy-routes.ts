@@ -213,6 +213,39 @@ const Policy = Type.Object(
   },
   strict,
 );
+const Nullable = <T extends Parameters<typeof Type.Union>[0][number]>(t: T) => Type.Union([t, Type.Null()]);
+const PolicyResponse = Type.Object({ policy: Policy, isDefault: Type.Boolean() }, strict);
+const FreezeSchema = Type.Object(
+  {
+    id: Uuid,
+    environment: Type.Object({ id: Uuid, slug: Type.String() }, strict),
+    startsAt: Timestamp,
+    endsAt: Timestamp,
+    reason: Type.String(),
+    active: Type.Boolean(),
+    createdBy: Nullable(Type.Object({ id: Uuid, email: Type.String() }, strict)),
+    createdAt: Nullable(Timestamp),
+  },
+  strict,
+);
+const FreezeList = Type.Object(
+  {
+    freezes: Type.Array(FreezeSchema),
+    frozen: Nullable(Type.Object({ until: Timestamp, reason: Type.String() }, strict)),
+  },
+  strict,
+);
+const RequiredKeyList = Type.Object(
+  {
+    keys: Type.Array(
+      Type.Object(
+        { key: Type.String(), pattern: Nullable(Type.String()), description: Type.String() },
+        strict,
+      ),
+    ),
+  },
+  strict,
+);
 const EnvParams = Type.Object(
   { projectId: Uuid, env: Type.String({ minLength: 1, maxLength: 100 }) },
   strict,
@@ -283,7 +316,7 @@ export function registerPolicyRoutes(
         tags,
         summary: "The environment's effective policy",
         params: EnvParams,
-        response: errorResponses,
+        response: { 200: PolicyResponse, ...errorResponses },
       },
     },
     async (req) => policyOf((await envFor(req, 'viewer')).env),
@@ -298,7 +331,7 @@ export function registerPolicyRoutes(
         summary: 'Set the policy (admin or owner)',
         params: EnvParams,
         body: Policy,
-        response: errorResponses,
+        response: { 200: PolicyResponse, ...errorResponses },
       },
     },
     async (req) => {
@@ -315,7 +348,12 @@ export function registerPolicyRoutes(
     `${P}/envs/:env/policy`,
     {
       config: { auth: 'user', audit: 'env.policy' },
-      schema: { tags, summary: 'Back to the default policy', params: EnvParams, response: errorResponses },
+      schema: {
+        tags,
+        summary: 'Back to the default policy',
+        params: EnvParams,
+        response: { 200: PolicyResponse, ...errorResponses },
+      },
     },
     async (req) => {
       const { env } = await envFor(req, 'admin');
@@ -336,7 +374,7 @@ export function registerPolicyRoutes(
         summary: 'Freeze windows not yet ended (all=true: every one), earliest first',
         params: EnvParams,
         querystring: FreezeQuery,
-        response: errorResponses,
+        response: { 200: FreezeList, ...errorResponses },
       },
     },
     async (req) => {
@@ -363,7 +401,7 @@ export function registerPolicyRoutes(
         summary: 'Plan a freeze window (admin or owner); startsAt defaults to now',
         params: EnvParams,
         body: FreezeBody,
-        response: errorResponses,
+        response: { 201: Type.Object({ freeze: FreezeSchema }, strict), ...errorResponses },
       },
     },
     async (req, reply) => {
@@ -412,7 +450,7 @@ export function registerPolicyRoutes(
         tags,
         summary: 'Keys every environment must hold before a promotion into it',
         params: ProjectParams,
-        response: errorResponses,
+        response: { 200: RequiredKeyList, ...errorResponses },
       },
     },
     async (req) => {
@@ -430,7 +468,7 @@ export function registerPolicyRoutes(
         summary: 'Replace the required keys (admin or owner); patterns are JavaScript regular expressions',
         params: ProjectParams,
         body: RequiredKeysBody,
-        response: errorResponses,
+        response: { 200: RequiredKeyList, ...errorResponses },
       },
     },
     async (req) => {

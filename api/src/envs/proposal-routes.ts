@@ -5,7 +5,7 @@
  */
 import type { Clock, Db } from '@peep/pkg';
 import type { MasterKeys } from '@peep/pkg/project-keys';
-import { ProjectParams, type Static, Uuid } from '@peep/pkg/schemas';
+import { ProjectParams, type Static, Timestamp, Uuid } from '@peep/pkg/schemas';
 import { Type } from '@sinclair/typebox';
 import type { FastifyInstance, FastifyRequest } from 'fastify';
 import { currentAuth } from '../core/auth.js';
@@ -14,7 +14,7 @@ import type { ProjectService } from '../projects/service.js';
 import { findEnvironment } from './policy.js';
 import { registerPolicyRoutes, setDetails } from './policy-routes.js';
 import { createPromotionService } from './promote.js';
-import { createProposalService, PROPOSAL_STATUSES, type Proposal } from './proposals.js';
+import { createProposalService, PROPOSAL_KINDS, PROPOSAL_STATUSES, type Proposal } from './proposals.js';
 
 const strict = { additionalProperties: false } as const;
 const tags = ['environments'];
@@ -82,6 +82,90 @@ const PromoteBody = Type.Object(
   strict,
 );
 
+// ---- response schemas (OpenAPI; serialization keeps only these fields)
+
+const Nullable = <T extends Parameters<typeof Type.Union>[0][number]>(t: T) => Type.Union([t, Type.Null()]);
+const Obj = <T extends Parameters<typeof Type.Object>[0]>(props: T) => Type.Object(props, strict);
+const EnvRef = Obj({ id: Uuid, slug: Type.String() });
+const UserRef = Nullable(Obj({ id: Uuid, email: Type.String() }));
+const ProposalSchema = Obj({
+  id: Uuid,
+  number: Type.Integer(),
+  environment: EnvRef,
+  kind: Type.Union(PROPOSAL_KINDS.map((k) => Type.Literal(k))),
+  status: Type.Union(PROPOSAL_STATUSES.map((k) => Type.Literal(k))),
+  baseVersion: Type.Integer(),
+  message: Type.String(),
+  changes: Type.Array(
+    Obj({
+      key: Type.String(),
+      service: Type.String(),
+      op: Type.Union([Type.Literal('added'), Type.Literal('changed'), Type.Literal('removed')]),
+      secret: Type.Boolean(),
+    }),
+  ),
+  restoredVersion: Nullable(Type.Integer()),
+  author: UserRef,
+  createdAt: Timestamp,
+  decidedBy: UserRef,
+  decidedAt: Nullable(Timestamp),
+  decisionComment: Nullable(Type.String()),
+  appliedVersion: Nullable(Type.Integer()),
+  source: Nullable(Obj({ environment: Nullable(EnvRef), version: Type.Integer() })),
+});
+const Valued = Obj({
+  key: Type.String(),
+  service: Type.String(),
+  secret: Type.Boolean(),
+  value: Nullable(Type.String()),
+});
+const Diff = Obj({
+  added: Type.Array(Valued),
+  removed: Type.Array(Valued),
+  changed: Type.Array(
+    Obj({
+      key: Type.String(),
+      service: Type.String(),
+      secret: Type.Boolean(),
+      from: Nullable(Type.String()),
+      to: Nullable(Type.String()),
+    }),
+  ),
+  unchanged: Type.Integer(),
+});
+const ProposalResponse = Obj({ proposal: ProposalSchema });
+const ProposalWithDiff = Obj({ proposal: ProposalSchema, diff: Diff });
+const ProposalList = Obj({ proposals: Type.Array(ProposalSchema) });
+const Approved = Obj({ proposal: ProposalSchema, version: Type.Integer() });
+const Side = Obj({ environment: Type.String(), version: Type.Integer() });
+const PromotionPreview = Obj({
+  from: Side,
+  to: Side,
+  diff: Diff,
+  requiredKeys: Obj({
+    ok: Type.Boolean(),
+    problems: Type.Array(
+      Obj({
+        key: Type.String(),
+        problem: Type.Union([Type.Literal('missing'), Type.Literal('pattern_mismatch')]),
+        service: Type.Optional(Type.String()),
+      }),
+    ),
+  }),
+  frozen: Nullable(Obj({ until: Type.String(), reason: Type.String() })),
+  mode: Type.Union([Type.Literal('apply'), Type.Literal('propose')]),
+});
+const Applied = Obj({
+  version: Type.Integer(),
+  changes: Type.Array(
+    Obj({
+      key: Type.String(),
+      service: Type.String(),
+      op: Type.Union([Type.Literal('added'), Type.Literal('changed'), Type.Literal('removed')]),
+    }),
+  ),
+});
+
 type RefReq = FastifyRequest<{ Params: Static<typeof RefParams> }>;
 
 /** A decision may be sent without a body (no comment). */
@@ -128,7 +212,7 @@ export function registerEnvPolicy(
         summary: 'Propose a change, import or rollback for approval (proposeRole; allowed during a freeze)',
         params: EnvParams,
         body: ProposeBody,
-        response: errorResponses,
+        response: { 201: ProposalResponse, ...errorResponses },
       },
     },
     async (req, reply) => {
@@ -151,7 +235,7 @@ export function registerEnvPolicy(
         summary: 'Proposals of the environments you may read, newest first',
         params: ProjectParams,
         querystring: ListQuery,
-        response: errorResponses,
+        response: { 200: ProposalList, ...errorResponses },
       },
     },
     async (req) => ({ proposals: await proposals.list(await member(req), req.query) }),
@@ -165,7 +249,7 @@ export function registerEnvPolicy(
         tags,
         summary: 'A proposal (by id or number) and what it would change now, secret values masked',
         params: RefParams,
-        response: errorResponses,
+        response: { 200: ProposalWithDiff, ...errorResponses },
       },
     },
     async (req) => proposals.get(await member(req), req.params.ref),
@@ -179,7 +263,7 @@ export function registerEnvPolicy(
         tags,
         summary: 'The proposal with its diff, secret values shown (revealRole of its environment; audited)',
         params: RefParams,
-        response: errorResponses,
+        response: { 200: ProposalWithDiff, ...errorResponses },
       },
     },
     async (req, reply) => {
@@ -199,7 +283,7 @@ export function registerEnvPolicy(
         summary: 'Approve and apply a proposal as one new version (approveRole; not its author)',
         params: RefParams,
         body: DecisionBody,
-        response: errorResponses,
+        response: { 200: Approved, ...errorResponses },
       },
     },
     async (req) => {
@@ -223,7 +307,7 @@ export function registerEnvPolicy(
         summary: 'Reject a pending proposal (approveRole)',
         params: RefParams,
         body: DecisionBody,
-        response: errorResponses,
+        response: { 200: ProposalResponse, ...errorResponses },
       },
     },
     async (req) => {
@@ -247,7 +331,7 @@ export function registerEnvPolicy(
         tags,
         summary: 'Withdraw a pending proposal (its author, or an admin or owner)',
         params: RefParams,
-        response: errorResponses,
+        response: { 200: ProposalResponse, ...errorResponses },
       },
     },
     async (req) => {
@@ -268,7 +352,7 @@ export function registerEnvPolicy(
           'Copy keys to the next environment: preview (dryRun), apply (changeRole on the target) or propose (proposeRole)',
         params: EnvParams,
         body: PromoteBody,
-        response: errorResponses,
+        response: { 200: Type.Union([PromotionPreview, Applied]), 201: ProposalResponse, ...errorResponses },
       },
     },
     async (req, reply) => {
