@@ -402,9 +402,9 @@ export async function applyChange(tx: Queryable, keys: MasterKeys, input: ApplyI
     'SELECT id, service, key, secret, size FROM env_vars WHERE environment_id = $1 AND to_version IS NULL',
     [envId],
   );
-  const current = new Map(rows.map((r) => [slot(r.service, r.key), r]));
+  const existing = new Map(rows.map((r) => [slot(r.service, r.key), r]));
 
-  const missing = unset.filter((u) => !current.has(slot(u.service, u.key)));
+  const missing = unset.filter((u) => !existing.has(slot(u.service, u.key)));
   if (missing.length)
     throw new AppError(
       'variable_not_found',
@@ -414,12 +414,12 @@ export async function applyChange(tx: Queryable, keys: MasterKeys, input: ApplyI
 
   // Values of variables that might be set to the same value again, to recognize a no-op.
   const candidates = set.filter((s) => {
-    const r = current.get(slot(s.service, s.key));
+    const r = existing.get(slot(s.service, s.key));
     return r && (s.secret === undefined || s.secret === r.secret) && Number(r.size) === valueSize(s.value);
   });
   const sameValue = new Set<string>();
   if (candidates.length) {
-    const ids = candidates.map((c) => String(current.get(slot(c.service, c.key))?.id));
+    const ids = candidates.map((c) => String(existing.get(slot(c.service, c.key))?.id));
     const sealed = await tx.query<{ service: string; key: string; value_sealed: string }>(
       'SELECT service, key, value_sealed FROM env_vars WHERE id = ANY($1::bigint[])',
       [ids],
@@ -450,7 +450,7 @@ export async function applyChange(tx: Queryable, keys: MasterKeys, input: ApplyI
   for (const s of set) {
     const sl = slot(s.service, s.key);
     named.add(sl);
-    const old = current.get(sl);
+    const old = existing.get(sl);
     if (old && sameValue.has(sl)) continue;
     if (old) close.push(String(old.id));
     changes.push({
@@ -467,7 +467,7 @@ export async function applyChange(tx: Queryable, keys: MasterKeys, input: ApplyI
       if (input.replaceServices.includes(r.service) && !named.has(slot(r.service, r.key)))
         removing.add(slot(r.service, r.key));
   for (const sl of removing) {
-    const old = current.get(sl);
+    const old = existing.get(sl);
     if (!old) continue;
     close.push(String(old.id));
     changes.push({ key: old.key, service: old.service, op: 'removed' });
