@@ -218,6 +218,13 @@ for (const engine of testEngines()) {
       assert.equal(row?.proposal_id, firstId);
       assert.equal(row?.approved_by, admin.user.id);
       assert.equal(row?.author_id, dev.user.id);
+      const history = await call(s, viewer, 'GET', `${base()}/envs/prod/versions`);
+      assert.equal(history.status, 200, JSON.stringify(history.body));
+      const v = history.body.versions[0];
+      assert.equal(v.number, before + 1);
+      assert.deepEqual(v.proposal, { id: firstId, number: 1 });
+      assert.equal(v.approvedBy.id, admin.user.id);
+      assert.equal(v.author.email, dev.email);
       assert.deepEqual(await reveal('prod'), { DATABASE_URL: SECRET, LOG_LEVEL: 'info' });
 
       const again = await call(s, owner, 'POST', `${base()}/proposals/${firstId}/approve`, {});
