@@ -16,8 +16,6 @@ import {
   assertCanChange,
   assertCanRead,
   assertCanReveal,
-  atLeast,
-  type EffectivePolicy,
   type EnvRow,
   effectivePolicy,
   findEnvironment,
@@ -452,9 +450,6 @@ export function createEnvService(deps: { db: Db; keys: MasterKeys; clock: Clock;
             : null,
       };
     },
-
-    /** Whether the caller may change directly (for the UI); never throws for policy. */
-    canChange: (policy: EffectivePolicy, role: Project['role']) => atLeast(role, policy.changeRole),
   };
 }
 export type EnvService = ReturnType<typeof createEnvService>;
