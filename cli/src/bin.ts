@@ -9,12 +9,15 @@ import type { Context, GlobalOptions } from './context.js';
 import { EXIT, EXIT_CODE_HELP } from './errors.js';
 import { version } from './version.js';
 
-const json = process.argv.includes('--json');
+// Only peep's own arguments: what follows `--` belongs to the command of `peep run`.
+const dashdash = process.argv.indexOf('--');
+const json = (dashdash < 0 ? process.argv : process.argv.slice(0, dashdash)).includes('--json');
 
 const ENV_HELP = `Environment:
   PEEP_SERVER       server URL, instead of --server
   PEEP_TOKEN        API token to use instead of the stored login (CI); \`peep login\` stores it
   PEEP_PROJECT      project id or slug for metrics, logs and ingest-keys, instead of --project
+  PEEP_ENV          environment slug for \`peep env\` and \`peep run\`, instead of --env (default dev)
   PEEP_INGEST_KEY   ingest key for \`peep agent nginx\`, instead of --key
   XDG_CONFIG_HOME   credentials go to $XDG_CONFIG_HOME/peep/credentials.json (default ~/.config/peep/)
   NO_COLOR          no colours (output is plain anyway when not a terminal)
@@ -477,6 +480,190 @@ program
     lazy(
       () => import('./commands/demo.js'),
       (m, ctx, _a, o: import('./commands/demo.js').DemoOptions) => m.demo(ctx, o),
+    ),
+  );
+
+const envCmd = program
+  .command('env')
+  .description("an environment's variables and secrets: versions, diff, rollback, promotion, approvals");
+const envs = () => import('./commands/env.js');
+type EnvModule = typeof import('./commands/env.js');
+/** --project, --env and --service of every env command. */
+function scoped(cmd: Command, service = true): Command {
+  cmd.addOption(optionalProject()).option('--env <env>', 'environment slug (default: PEEP_ENV, else dev)');
+  if (service)
+    cmd.option('--service <service>', "a service's view: the environment overlaid by its overrides");
+  return cmd;
+}
+const message = () => new Option('-m, --message <text>', 'why (shown in the history)');
+const base = () =>
+  new Option('--base <version>', 'the version this change is based on (default: the one read now)').argParser(
+    intIn(0, 2 ** 31 - 1),
+  );
+scoped(envCmd.command('ls').alias('list'))
+  .description('variables: key, scope, secret or plain, value (secrets masked), size, version')
+  .action(lazy(envs, (m: EnvModule, ctx, _a, o: import('./commands/env.js').ScopeOptions) => m.ls(ctx, o)));
+scoped(envCmd.command('get'))
+  .argument('<key>', 'variable name')
+  .description('one value; a secret stays masked unless --reveal (audited)')
+  .option('--reveal', "print a secret's value")
+  .action(
+    lazy(
+      envs,
+      (m: EnvModule, ctx, [key], o: import('./commands/env.js').ScopeOptions & { reveal?: boolean }) =>
+        m.get(ctx, key as string, o),
+    ),
+  );
+scoped(envCmd.command('set'))
+  .argument('<assignments...>', "KEY=VALUE, KEY=@file (the file's content), or KEY with --stdin")
+  .description('set variables as a new version; proposes instead when the policy asks for approval')
+  .option('--secret', 'store as secrets (default: kept, else by the name: *TOKEN*, *PASSWORD*, *KEY*...)')
+  .option('--plain', 'store as plain values')
+  .option('--stdin', "read the one key's value from stdin, exactly")
+  .addOption(message())
+  .addOption(base())
+  .action(
+    lazy(envs, (m: EnvModule, ctx, [pairs], o: import('./commands/env.js').SetOptions) =>
+      m.set(ctx, pairs as unknown as string[], o),
+    ),
+  );
+scoped(envCmd.command('unset'))
+  .argument('<keys...>', 'variable names')
+  .description('remove variables as a new version')
+  .addOption(message())
+  .addOption(base())
+  .action(
+    lazy(envs, (m: EnvModule, ctx, [keys], o: import('./commands/env.js').WriteOptions) =>
+      m.unset(ctx, keys as unknown as string[], o),
+    ),
+  );
+scoped(envCmd.command('import'))
+  .argument('<file>', '.env or .json file (`-` reads stdin)')
+  .description('import a file as one new version; errors name their lines')
+  .option('--replace', 'also remove the variables the file does not name')
+  .option('--secret', 'store every imported value as a secret')
+  .addOption(new Option('--format <format>', 'default: by the extension').choices(['dotenv', 'json']))
+  .addOption(message())
+  .addOption(base())
+  .action(
+    lazy(envs, (m: EnvModule, ctx, [file], o: import('./commands/env.js').ImportOptions) =>
+      m.importFile(ctx, file as string, o),
+    ),
+  );
+scoped(envCmd.command('pull'))
+  .description(
+    'write the values (references resolved) to a .env file, mode 0600; warns when git would see it',
+  )
+  .option('--out <file>', 'where to write (`-` prints to stdout)', '.env')
+  .action(
+    lazy(envs, (m: EnvModule, ctx, _a, o: import('./commands/env.js').ScopeOptions & { out?: string }) =>
+      m.pull(ctx, o),
+    ),
+  );
+scoped(envCmd.command('history'), false)
+  .description('versions, newest first: author, message, time, changed keys')
+  .option('--limit <n>', 'versions to show (1-200, default 50)', intIn(1, 200))
+  .action(
+    lazy(envs, (m: EnvModule, ctx, _a, o: import('./commands/env.js').ScopeOptions & { limit?: number }) =>
+      m.history(ctx, o),
+    ),
+  );
+scoped(envCmd.command('diff'))
+  .argument('<a>', 'a version of --env (3), or an environment (staging, staging@4)')
+  .argument('<b>', 'the other version (5), or environment (prod, prod@7)')
+  .description('added, removed and changed keys; secret values masked unless --reveal')
+  .option('--reveal', 'show secret values (needs reveal rights on both sides; audited)')
+  .action(
+    lazy(
+      envs,
+      (m: EnvModule, ctx, [a, b], o: import('./commands/env.js').ScopeOptions & { reveal?: boolean }) =>
+        m.diff(ctx, a as string, b as string, o),
+    ),
+  );
+scoped(envCmd.command('rollback'), false)
+  .argument('<version>', 'the version to restore', intIn(0, 2 ** 31 - 1))
+  .description('a new version equal to an older one; proposes when the policy asks for approval')
+  .addOption(message())
+  .addOption(base())
+  .action(
+    lazy(envs, (m: EnvModule, ctx, [n], o: import('./commands/env.js').WriteOptions) =>
+      m.rollback(ctx, n as unknown as number, o),
+    ),
+  );
+envCmd
+  .command('promote')
+  .description('copy keys to the next environment: preview, confirm, then apply or propose')
+  .addOption(optionalProject())
+  .requiredOption('--from <env>', 'source environment')
+  .requiredOption('--to <env>', 'target environment (the next one in the order unless --skip)')
+  .option('--keys <keys>', 'only these keys, comma-separated (default: all)', parseList)
+  .option('--service <service>', "promote one service's overrides")
+  .option('--skip', 'allow a target further down the order than the next one')
+  .option('-y, --yes', 'do not ask for confirmation (needed without a terminal)')
+  .addOption(message())
+  .action(
+    lazy(envs, (m: EnvModule, ctx, _a, o: import('./commands/env.js').PromoteOptions) => m.promote(ctx, o)),
+  );
+envCmd
+  .command('approve')
+  .argument('<proposal>', 'proposal number (12 or #12) or id')
+  .description('approve a proposal, which applies it; --reject turns it down')
+  .addOption(optionalProject())
+  .option('--reject', 'reject instead of approving')
+  .addOption(message())
+  .action(
+    lazy(envs, (m: EnvModule, ctx, [ref], o: { project?: string; reject?: boolean; message?: string }) =>
+      m.decide(ctx, ref as string, o),
+    ),
+  );
+envCmd
+  .command('proposals')
+  .description('proposals waiting for approval (or --status)')
+  .addOption(optionalProject())
+  .option('--env <env>', 'only this environment')
+  .addOption(
+    new Option('--status <status>', 'default pending').choices([
+      'pending',
+      'approved',
+      'rejected',
+      'cancelled',
+      'conflict',
+      'all',
+    ]),
+  )
+  .action(
+    lazy(envs, (m: EnvModule, ctx, _a, o: { project?: string; env?: string; status?: string }) =>
+      m.proposals(ctx, o),
+    ),
+  );
+scoped(envCmd.command('render-secret'))
+  .description('print a Kubernetes v1 Secret manifest (stringData) of the values, for kubectl apply')
+  .option('--name <name>', 'metadata.name (default: <project>-[<service>-]<env>)')
+  .option('--namespace <ns>', 'metadata.namespace')
+  .action(
+    lazy(
+      envs,
+      (
+        m: EnvModule,
+        ctx,
+        _a,
+        o: import('./commands/env.js').ScopeOptions & { name?: string; namespace?: string },
+      ) => m.renderSecret(ctx, o),
+    ),
+  );
+
+scoped(program.command('run'))
+  .argument('<command...>', 'the command and its arguments, after --')
+  .description("run a command with an environment's variables in its environment (no file written)")
+  .addHelpText(
+    'after',
+    "\nExample: peep run --env staging -- node server.js\nExits with the command's exit code.",
+  )
+  .action(
+    lazy(
+      () => import('./commands/run.js'),
+      (m, ctx, [argv], o: import('./commands/run.js').ScopeOptions) =>
+        m.run(ctx, argv as unknown as string[], o),
     ),
   );
 
