@@ -23,7 +23,10 @@
  *   read, and the owner should know. (Mode bits are not checked on Windows.)
  * - else (no data directory: scaled out) an error: PEEP_MASTER_KEY is required.
  * - `PEEP_MASTER_KEY_PREVIOUS` (comma-separated) lists earlier master keys: data keys they wrapped
- *   still unwrap while `peep admin rotate-master-key` re-wraps them under the current one. When
+ *   still unwrap while `peep admin rotate-master-key` re-wraps them under the current one.
+ * - In embedded mode, `<dataDir>/master.key.previous` (one key per line, 0600, same checks as
+ *   master.key) holds the keys an embedded rotation retired (`writeRotatedKeyFiles`); they are loaded
+ *   as previous keys on every start, and the rotation removes each one once no data key uses it. When
  *   PEEP_MASTER_KEY is set in embedded mode and `master.key` also exists with another key, that file
  *   joins the previous keys (with a warning), so switching from the generated file to the variable
  *   loses nothing.
@@ -67,6 +70,8 @@ export class MasterKeyError extends Error {
 const PREFIX = 'peepmk1';
 const KEY_BYTES = 32;
 export const MASTER_KEY_FILE = 'master.key';
+/** Embedded mode: keys retired by a rotation that data keys may still be wrapped with. */
+export const PREVIOUS_KEY_FILE = 'master.key.previous';
 const FORMAT = `${PREFIX}.<8 hex digit id>.<43 base64url characters>`;
 
 /** Decodes unpadded base64url, or null when `text` is not exactly the canonical encoding of some bytes. */
@@ -171,6 +176,8 @@ export async function loadMasterKey(opts: LoadMasterKeyOptions): Promise<LoadedM
     .filter(Boolean)
     .map((s, i) => parseMasterKey(s, `PEEP_MASTER_KEY_PREVIOUS (entry ${i + 1})`));
 
+  if (opts.dataDir !== undefined) previous.push(...(await readPreviousKeyFile(opts.dataDir)));
+
   if (opts.env !== undefined && opts.env !== '') {
     const current = parseMasterKey(opts.env, 'PEEP_MASTER_KEY');
     if (opts.dataDir === undefined) return { keyring: createKeyring(current, previous), source: 'env' };
@@ -207,6 +214,27 @@ export async function loadMasterKey(opts: LoadMasterKeyOptions): Promise<LoadedM
 
 /** Reads master.key, refusing a file others may read. ENOENT passes through. */
 async function readKeyFile(file: string): Promise<MasterKey> {
+  return parseMasterKey(await readPrivateFile(file), file);
+}
+
+/** The keys in `<dataDir>/master.key.previous` (none when it does not exist), line by line. */
+export async function readPreviousKeyFile(dataDir: string): Promise<MasterKey[]> {
+  const file = path.join(dataDir, PREVIOUS_KEY_FILE);
+  let text: string;
+  try {
+    text = await readPrivateFile(file);
+  } catch (e) {
+    if ((e as NodeJS.ErrnoException).code === 'ENOENT') return [];
+    throw e;
+  }
+  return text
+    .split('\n')
+    .map((l) => l.trim())
+    .filter(Boolean)
+    .map((l, i) => parseMasterKey(l, `${file} (line ${i + 1})`));
+}
+
+async function readPrivateFile(file: string): Promise<string> {
   const fh = await fs.open(file, 'r');
   try {
     const st = await fh.stat();
@@ -218,7 +246,7 @@ async function readKeyFile(file: string): Promise<MasterKey> {
         `${file} has mode ${mode}: other users may read the master key. Make it private (chmod 600 ${file}) and, if others could have read it, rotate the master key.`,
       );
     }
-    return parseMasterKey(await fh.readFile('utf8'), file);
+    return await fh.readFile('utf8');
   } finally {
     await fh.close();
   }
@@ -233,17 +261,9 @@ async function readOrCreateKeyFile(dir: string): Promise<{ key: MasterKey; file:
     if ((e as NodeJS.ErrnoException).code !== 'ENOENT') throw e;
   }
   const key = generateMasterKey();
-  const tmp = path.join(dir, `.${MASTER_KEY_FILE}.${process.pid}.${randomBytes(6).toString('hex')}`);
-  const fh = await fs.open(tmp, 'wx', 0o600);
+  const tmp = await writePrivateTemp(dir, MASTER_KEY_FILE, [key]);
   let created = false;
   try {
-    try {
-      await fh.chmod(0o600); // the umask may have taken bits away; never more than 0600 either way
-      await fh.writeFile(`${formatMasterKey(key)}\n`);
-      await fh.sync();
-    } finally {
-      await fh.close();
-    }
     await fs.link(tmp, file);
     created = true;
   } catch (e) {
@@ -254,6 +274,60 @@ async function readOrCreateKeyFile(dir: string): Promise<{ key: MasterKey; file:
   if (!created) return { key: await readKeyFile(file), file, created: false };
   await syncDir(dir);
   return { key, file, created: true };
+}
+
+/** A new 0600 file in `dir` holding `keys` one per line, fsynced; its path. */
+async function writePrivateTemp(dir: string, name: string, keys: readonly MasterKey[]): Promise<string> {
+  const tmp = path.join(dir, `.${name}.${process.pid}.${randomBytes(6).toString('hex')}`);
+  const fh = await fs.open(tmp, 'wx', 0o600);
+  try {
+    await fh.chmod(0o600); // the umask may have taken bits away; never more than 0600 either way
+    await fh.writeFile(keys.map((k) => `${formatMasterKey(k)}\n`).join(''));
+    await fh.sync();
+  } catch (e) {
+    await fs.rm(tmp, { force: true });
+    throw e;
+  } finally {
+    await fh.close();
+  }
+  return tmp;
+}
+
+/** Replaces `<dir>/<name>` atomically (rename) with `keys`, or removes it when `keys` is empty. */
+async function replaceKeyFile(dir: string, name: string, keys: readonly MasterKey[]): Promise<void> {
+  const file = path.join(dir, name);
+  if (keys.length === 0) await fs.rm(file, { force: true });
+  else {
+    const tmp = await writePrivateTemp(dir, name, keys);
+    try {
+      await fs.rename(tmp, file);
+    } catch (e) {
+      await fs.rm(tmp, { force: true });
+      throw e;
+    }
+  }
+  await syncDir(dir);
+}
+
+/**
+ * Embedded rotation, on disk: `previous` (the key being retired first) goes to master.key.previous,
+ * then `next` replaces master.key, each atomically and durably, in that order. A crash at any point
+ * leaves both keys on disk: before the second step master.key is still the old key (and
+ * master.key.previous repeats it, which the keyring ignores), after it the old key is a previous key.
+ * Call it before re-wrapping any data key under `next`.
+ */
+export async function writeRotatedKeyFiles(
+  dataDir: string,
+  next: MasterKey,
+  previous: readonly MasterKey[],
+): Promise<void> {
+  await replaceKeyFile(dataDir, PREVIOUS_KEY_FILE, previous);
+  await replaceKeyFile(dataDir, MASTER_KEY_FILE, [next]);
+}
+
+/** Rewrites master.key.previous with only `keep` (removed when empty): retired keys no data key uses. */
+export async function writePreviousKeyFile(dataDir: string, keep: readonly MasterKey[]): Promise<void> {
+  await replaceKeyFile(dataDir, PREVIOUS_KEY_FILE, keep);
 }
 
 /** Makes the new directory entry durable (best effort: not every platform can fsync a directory). */
