@@ -8,7 +8,7 @@
  * git, and `render-secret` printing a Secret that passes the Kubernetes schema.
  */
 import assert from 'node:assert/strict';
-import { spawnSync } from 'node:child_process';
+import { spawn, spawnSync } from 'node:child_process';
 import fs from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';
@@ -18,7 +18,7 @@ import { call, testEngines } from '@peep/api/testing';
 import { parseDotenv } from '@peep/pkg/dotenv';
 import { Secret } from 'kubernetes-models/v1/Secret';
 import { parse as parseYaml } from 'yaml';
-import { peep, tempHome } from './testkit.js';
+import { BIN, peep, tempHome } from './testkit.js';
 
 const PEM = '-----BEGIN KEY-----\nMIIB\nabc==\n-----END KEY-----\n';
 const AWKWARD = 'line one\r\nline two  \r\n  "quoted" $HOME \'single\'\n';
@@ -118,8 +118,22 @@ for (const engine of testEngines()) {
         assert.equal(r.code, 0, r.stderr);
         assert.equal(r.stdout, value);
       }
+      // --stdin: one key, the bytes of stdin exactly.
+      // (Not spawnSync: the server runs in this process.)
+      const child = spawn(process.execPath, [BIN, 'env', 'set', 'PIPED_SECRET', '--stdin', '--json'], {
+        env: { PATH: process.env.PATH ?? '', ...envs.owner },
+      });
+      child.stdin.end(AWKWARD);
+      let out = '';
+      child.stdout.on('data', (d) => {
+        out += d;
+      });
+      assert.equal(await new Promise((r) => child.on('close', r)), 0);
+      assert.equal(JSON.parse(out).version, 4);
+      assert.equal((await run(['env', 'get', 'PIPED_SECRET', '--reveal'])).stdout, AWKWARD);
+      await json(['env', 'unset', 'PIPED_SECRET']);
       const got = await json(['env', 'get', 'BANNER', '--reveal']);
-      assert.deepEqual(got, { key: 'BANNER', service: '', secret: true, value: AWKWARD, version: 3 });
+      assert.deepEqual(got, { key: 'BANNER', service: '', secret: true, value: AWKWARD, version: 5 });
       assert.equal((await run(['env', 'get', 'NOPE'])).code, 4);
       // A viewer lists (masked) but may not reveal.
       assert.equal((await run(['env', 'ls'], 'viewer')).code, 0);
@@ -133,7 +147,7 @@ for (const engine of testEngines()) {
       const r = await run(['env', 'set', 'PORT=9090', '--base', String(before - 1)]);
       assert.equal(r.code, 6, r.stderr);
       assert.match(r.stderr, new RegExp(`dev changed since version ${before - 1} \\(now ${before}\\)`));
-      assert.match(r.stderr, new RegExp(`version ${before} by owner@example\\.com .*\\+ADDR`));
+      assert.match(r.stderr, new RegExp(`version ${before} by owner@example\\.com .*-PIPED_SECRET`));
       const j = await run(['env', 'unset', 'PORT', '--base', '0', '--json']);
       assert.equal(j.code, 6);
       assert.equal(JSON.parse(j.stderr).error.code, 'version_conflict');
