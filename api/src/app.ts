@@ -15,6 +15,7 @@ import Fastify, {
   type FastifyServerFactory,
   LogController,
 } from 'fastify';
+import { registerAdmin } from './admin/routes.js';
 import { registerAuditRoutes } from './audit/routes.js';
 import { createAuditService } from './audit/service.js';
 import { registerAuthRoutes } from './auth/routes.js';
@@ -219,10 +220,13 @@ export async function buildApi(
   registerMemberRoutes(app, { projects, members });
   registerIngestKeyRoutes(app, { projects, ingestKeys });
   await registerUptime(app, { ...deps, projects });
-  registerChannels(app, { ...deps, projects, keys: deps.keys ?? keyringFromConfig(config, log) });
+  // One holder of the master keys for every domain, so an embedded rotation switches them all.
+  const keys = deps.keys ?? keyringFromConfig(config, log);
+  registerChannels(app, { ...deps, projects, keys });
   registerIncidents(app, { ...deps, projects });
-  registerEnvs(app, { ...deps, projects, audit });
-  registerEnvPolicy(app, { ...deps, projects, keys: deps.keys ?? keyringFromConfig(config, log) });
+  registerEnvs(app, { ...deps, projects, audit, keys });
+  registerEnvPolicy(app, { ...deps, projects, keys });
+  registerAdmin(app, { ...deps, keys });
 
   const ingestAuth = createIngestAuth({ db, bus: deps.bus, clock, cache: cacheCredentials });
   const pipeline = createIngestPipeline({
