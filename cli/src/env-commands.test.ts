@@ -259,6 +259,41 @@ for (const engine of testEngines()) {
       assert.match(wrong.stderr, /invalid_promotion/);
     });
 
+    test('promote on a terminal asks first: "n" changes nothing, "y" applies', async (t) => {
+      if (spawnSync('script', ['--version']).status !== 0) return t.skip('no `script` to make a terminal');
+      await json(['env', 'set', 'TTY_CHECK=1']);
+      /** `peep env promote` inside `script`, which gives it a pseudo-terminal; answers once asked. */
+      const onTerminal = (answer: string) =>
+        new Promise<{ code: number | null; out: string }>((resolve) => {
+          const cmd = [process.execPath, BIN, ...promoteArgs('dev', 'staging', '--keys', 'TTY_CHECK')].join(
+            ' ',
+          );
+          const child = spawn('script', ['-qfec', cmd, '/dev/null'], {
+            env: { PATH: process.env.PATH ?? '', TERM: 'dumb', NO_COLOR: '1', ...envs.owner },
+          });
+          let out = '';
+          let answered = false;
+          child.stdout.on('data', (d) => {
+            out += d;
+            if (!answered && /\[y\/N\]/.test(out)) {
+              answered = true;
+              child.stdin.write(`${answer}\n`);
+            }
+          });
+          child.on('close', (code) => resolve({ code, out }));
+        });
+      const no = await onTerminal('n');
+      assert.match(no.out, /Apply 1 change\(s\) to staging\? \[y\/N\]/);
+      assert.match(no.out, /Nothing was changed/);
+      assert.equal(no.code, 1);
+      assert.equal((await run(['env', 'get', 'TTY_CHECK', '--env', 'staging'])).code, 4);
+      const yes = await onTerminal('y');
+      assert.equal(yes.code, 0, yes.out);
+      assert.match(yes.out, /Promoted to staging version/);
+      assert.equal((await json(['env', 'get', 'TTY_CHECK', '--env', 'staging'])).value, '1');
+      await json(['env', 'unset', 'TTY_CHECK']);
+    });
+
     test('pull writes a 0600 .env (references resolved) atomically and warns when git would see it', async () => {
       const repo = path.join(dir, 'repo');
       fs.mkdirSync(repo);
