@@ -181,6 +181,13 @@ for (const engine of testEngines()) {
       const rejected = await json(['env', 'approve', '2', '--reject'], 'admin');
       assert.equal(rejected.proposal.status, 'rejected');
       assert.equal((await json(['env', 'get', 'FEATURE_X', '--env', 'prod'], 'viewer')).value, 'on');
+      // A proposal on a stale base is refused and explained like a write.
+      const stale = await run(['env', 'set', 'FEATURE_Z=1', '--env', 'prod', '--base', '0'], 'developer');
+      assert.equal(stale.code, 6, stale.stderr);
+      assert.match(
+        stale.stderr,
+        /prod changed since version 0 \(now 1\)[\s\S]*version 1 by developer@example\.com, approved by admin@example\.com .*\+FEATURE_X/,
+      );
       // Rollback on prod by a developer is a proposal as well.
       await json(['env', 'set', 'FEATURE_X=off', '--env', 'prod'], 'admin');
       const rb = await run(['env', 'rollback', '1', '--env', 'prod'], 'developer');

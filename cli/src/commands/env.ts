@@ -194,9 +194,7 @@ function printDiff(ctx: Context, d: Diff): void {
   for (const v of d.removed) ctx.out.line(c.red(`- ${where(v.key, v.service)}`));
   for (const v of d.changed)
     ctx.out.line(
-      c.yellow(
-        `~ ${where(v.key, v.service)}: ${v.secret && v.from === null ? MASK : shown(v.secret, v.from)} -> ${v.secret && v.to === null ? MASK : shown(v.secret, v.to)}`,
-      ),
+      c.yellow(`~ ${where(v.key, v.service)}: ${shown(v.secret, v.from)} -> ${shown(v.secret, v.to)}`),
     );
   ctx.out.note(
     c.dim(
@@ -222,13 +220,18 @@ async function write(
   proposal: ProposalBody,
   baseVersion: number,
 ): Promise<void> {
+  const stale = async (e: unknown) =>
+    e instanceof CliError && e.code === 'version_conflict' ? conflict(s, e, baseVersion) : e;
   let answer: WriteAnswer;
   try {
     answer = await send();
   } catch (e) {
-    if (e instanceof CliError && e.code === 'approval_required') return propose(ctx, s, proposal);
-    if (e instanceof CliError && e.code === 'version_conflict') throw await conflict(s, e, baseVersion);
-    throw e;
+    if (!(e instanceof CliError && e.code === 'approval_required')) throw await stale(e);
+    try {
+      return await propose(ctx, s, proposal);
+    } catch (e2) {
+      throw await stale(e2);
+    }
   }
   ctx.out.result(answer, () => {
     const { c } = ctx.out;
@@ -263,7 +266,7 @@ async function conflict(s: Scope, e: CliError, baseVersion: number): Promise<Cli
       .reverse()
       .map(
         (v) =>
-          `  version ${v.number} by ${v.author?.email ?? 'someone'} at ${formatTime(v.createdAt)}: ${summarize(v.changes)}${v.message ? ` (${v.message})` : ''}`,
+          `  version ${v.number} by ${v.author?.email ?? 'someone'}${v.approvedBy?.email ? `, approved by ${v.approvedBy.email}` : ''} at ${formatTime(v.createdAt)}: ${summarize(v.changes)}${v.message ? ` (${v.message})` : ''}`,
       );
   } catch {
     // The conflict itself is the error to report.
