@@ -92,6 +92,21 @@ program
       (m, ctx) => m.migrate(ctx),
     ),
   );
+program
+  .command('admin')
+  .description('instance administration')
+  .command('rotate-master-key')
+  .description(
+    're-wrap every project data key under the current master key (embedded: asks the running peep to generate a new one); docs/encryption.md',
+  )
+  .option('--check', 'only report how many data keys each master key wraps')
+  .option('--new-key', 'print a freshly generated master key (the first step when scaled out)')
+  .action(
+    lazy(
+      () => import('./commands/admin.js'),
+      (m, ctx, _args, o: { check?: boolean; newKey?: boolean }) => m.rotateMasterKey(ctx, o),
+    ),
+  );
 
 program
   .command('login')
