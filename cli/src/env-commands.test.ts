@@ -135,6 +135,17 @@ for (const engine of testEngines()) {
       const got = await json(['env', 'get', 'BANNER', '--reveal']);
       assert.deepEqual(got, { key: 'BANNER', service: '', secret: true, value: AWKWARD, version: 5 });
       assert.equal((await run(['env', 'get', 'NOPE'])).code, 4);
+      const badKey = await run(['env', 'set', '1BAD=x', 'GOOD_ONE=y', '--json']);
+      assert.equal(badKey.code, 1);
+      const err = JSON.parse(badKey.stderr).error;
+      assert.equal(err.code, 'invalid_key');
+      assert.match(JSON.stringify(err.details), /1BAD/);
+      for (const args of [
+        ['env', 'set'],
+        ['env', 'set', 'NO_EQUALS'],
+        ['env', 'set', 'A=@/no/such/file'],
+      ])
+        assert.equal((await run(args)).code, 2, args.join(' '));
       // A viewer lists (masked) but may not reveal.
       assert.equal((await run(['env', 'ls'], 'viewer')).code, 0);
       const denied = await run(['env', 'get', 'API_TOKEN', '--reveal', '--json'], 'viewer');
