@@ -3,6 +3,7 @@ import Link from 'next/link';
 import { useParams } from 'next/navigation';
 import { type KeyboardEvent, useCallback, useEffect, useMemo, useRef, useState } from 'react';
 import { ErrorAlert } from '@/components/ErrorAlert';
+import { EnvsPanel } from '@/components/envs/EnvsPanel';
 import { Loading } from '@/components/Loaded';
 import { PageHeader } from '@/components/PageHeader';
 import { RuntimePanel } from '@/components/runtime/RuntimePanel';
@@ -11,7 +12,6 @@ import { ApiError, api } from '@/lib/api';
 import { useResource } from '@/lib/hooks';
 import { atLeast, type ProjectDetail } from '@/lib/types';
 import { AuditPanel } from './AuditPanel';
-import { EnvironmentsPanel } from './EnvironmentsPanel';
 import { IngestKeysPanel } from './IngestKeysPanel';
 import { MembersPanel } from './MembersPanel';
 import styles from './project.module.css';
@@ -147,7 +147,7 @@ export function ProjectView() {
         className={styles.panel}
       >
         {current === 'environments' ? (
-          <EnvironmentsPanel detail={detail} onChange={reload} />
+          <EnvsPanel detail={detail} onChange={reload} />
         ) : current === 'runtime' ? (
           <RuntimePanel detail={detail} />
         ) : current === 'uptime' ? (
