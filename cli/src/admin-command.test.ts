@@ -11,6 +11,7 @@ import path from 'node:path';
 import { after, describe, test } from 'node:test';
 import { buildApi, systemClock } from '@peep/api';
 import { call, createOwner, createProjectWithKey, type SignedIn, type TestServer } from '@peep/api/testing';
+import { always, startReceiver } from '@peep/builder/notify/testing';
 import { createLogger, createMemoryBus, type Db, loadConfig, lockDataDir, migrate, openDb } from '@peep/pkg';
 import {
   createKeyring,
@@ -27,8 +28,8 @@ import {
   openForProject,
   sealForProject,
 } from '@peep/pkg/project-keys';
-import { openTestDb } from '@peep/pkg/testing';
-import { peep, tempHome } from './testkit.js';
+import { freePort, openTestDb } from '@peep/pkg/testing';
+import { peep, startPeep, tempHome } from './testkit.js';
 
 const h = tempHome();
 after(() => h.cleanup());
@@ -256,6 +257,114 @@ describe('embedded', () => {
       await allOpen(up.db, keyringFromConfig(up.server.config, quiet), values);
     } finally {
       await up.stop();
+    }
+  });
+});
+
+describe('with a real `peep up`', () => {
+  const dataDir = fs.mkdtempSync(path.join(os.tmpdir(), 'peep-admin-up-'));
+  after(() => fs.rmSync(dataDir, { recursive: true, force: true }));
+
+  async function up() {
+    const port = await freePort();
+    const p = startPeep(['up'], {
+      ...h.env,
+      PEEP_PORT: String(port),
+      PEEP_DATA_DIR: dataDir,
+      PEEP_DASHBOARD: 'false',
+      PEEP_LOG_LEVEL: 'warn',
+      PEEP_WEBHOOK_DENY: 'none',
+    });
+    await p.waitFor(/is ready at/, 60_000);
+    return { p, url: `http://127.0.0.1:${port}` };
+  }
+
+  test('rotate while it runs: a channel URL and a secret still work in that process and after a restart from disk', async () => {
+    const hook = await startReceiver(always(200));
+    let a = await up();
+    try {
+      const token = await a.p.waitFor(/setup\?token=([A-Za-z0-9_-]+)/);
+      assert.ok(token, a.p.stdout());
+      const setup = await fetch(`${a.url}/api/v1/setup`, {
+        method: 'POST',
+        headers: { 'content-type': 'application/json' },
+        body: JSON.stringify({
+          token,
+          email: 'me@example.com',
+          name: 'Me',
+          password: 'a long enough password',
+        }),
+      });
+      assert.equal(setup.status, 201);
+      const cookie = setup.headers
+        .getSetCookie()
+        .map((c) => c.split(';')[0])
+        .join('; ');
+      const owner = {
+        cookie,
+        csrfToken: ((await setup.json()) as { csrfToken: string }).csrfToken,
+      } as SignedIn;
+      const srv = () => ({ url: a.url }) as TestServer;
+      const adm = await call(srv(), owner, 'POST', '/api/v1/tokens', {
+        name: 'adm',
+        scopes: ['read', 'write', 'admin'],
+      });
+      assert.equal(adm.status, 201, JSON.stringify(adm.body));
+      const who = { token: adm.body.secret as string };
+      const { projectId } = await createProjectWithKey(srv(), owner, { name: 'Up' });
+      const ch = await call(srv(), who, 'POST', `/api/v1/projects/${projectId}/channels`, {
+        name: 'ops',
+        kind: 'webhook',
+        url: hook.url('/hook/secret-path'),
+      });
+      assert.equal(ch.status, 201, JSON.stringify(ch.body));
+      const put = await call(srv(), who, 'PUT', `/api/v1/projects/${projectId}/envs/dev/vars`, {
+        baseVersion: 0,
+        message: 'first',
+        set: [{ key: 'DB_PASSWORD', value: 'pw with spaces ', secret: true }],
+      });
+      assert.equal(put.status, 200, JSON.stringify(put.body));
+      const works = async () => {
+        const v = await call(srv(), who, 'POST', `/api/v1/projects/${projectId}/envs/dev/reveal`, {});
+        assert.deepEqual(v.body.values, { DB_PASSWORD: 'pw with spaces ' });
+        const before = hook.hits.length;
+        const t = await call(
+          srv(),
+          who,
+          'POST',
+          `/api/v1/projects/${projectId}/channels/${ch.body.channel.id}/test`,
+        );
+        assert.equal(t.status, 200, JSON.stringify(t.body));
+        assert.equal(t.body.ok, true, JSON.stringify(t.body));
+        assert.equal(hook.hits.length, before + 1);
+        assert.equal(hook.hits.at(-1)?.path, '/hook/secret-path');
+      };
+      await works();
+      const k0 = keyIdOnDisk(dataDir);
+
+      const r = await peep(['admin', 'rotate-master-key', '--json'], {
+        ...h.env,
+        PEEP_DATA_DIR: dataDir,
+        PEEP_SERVER: a.url,
+        PEEP_TOKEN: who.token,
+      });
+      assert.equal(r.code, 0, r.stderr);
+      const out = JSON.parse(r.stdout);
+      assert.equal(out.mode, 'server');
+      assert.equal(out.previousKeyId, k0);
+      assert.equal(out.rewrapped, 1);
+      assert.equal(out.remainingUnderPrevious, 0);
+      assert.equal(keyIdOnDisk(dataDir), out.masterKeyId);
+      await works();
+
+      a.p.child.kill('SIGTERM');
+      assert.equal(await a.p.exit(), 0);
+      a = await up();
+      await works();
+    } finally {
+      a.p.child.kill('SIGTERM');
+      await a.p.exit().catch(() => {});
+      await hook.close();
     }
   });
 });
