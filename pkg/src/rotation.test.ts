@@ -3,7 +3,7 @@ import fs from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';
 import { after, describe, test } from 'node:test';
-import type { Db } from './db.js';
+import type { Db, Queryable } from './db.js';
 import {
   formatMasterKey,
   generateMasterKey,
@@ -205,6 +205,52 @@ for (const engine of testEngines()) {
         const counts = await countByMasterKey(t.db);
         assert.equal(counts.size, 1, JSON.stringify(Object.fromEntries(counts)));
         assert.equal(fs.existsSync(path.join(dir, PREVIOUS_KEY_FILE)), false);
+      } finally {
+        await t.drop();
+      }
+    });
+
+    test('embedded: a data key first stored under the old key while a rotation runs is moved before anything is sealed with it', async () => {
+      const t = await openTestDb(engine);
+      const dir = freshDir();
+      try {
+        const holder = embedded(dir);
+        const values = await sealSome(t.db, holder, 1);
+        const old = (await holder()).current;
+        const late = await newProject(t.db, 'late');
+        // The new project's key is created under the old keyring, and its INSERT waits until the
+        // rotation (its re-wrap and the pruning of master.key.previous) is over.
+        let release = () => {};
+        const gate = new Promise<void>((r) => {
+          release = r;
+        });
+        let inserting = () => {};
+        const reached = new Promise<void>((r) => {
+          inserting = r;
+        });
+        const slow: Queryable = {
+          query: async <T>(sql: string, params?: unknown[]) => {
+            if (sql.startsWith('INSERT INTO project_keys')) {
+              inserting();
+              await gate;
+            }
+            return t.db.query<T>(sql, params);
+          },
+          exec: (sql) => t.db.exec(sql),
+          copyIn: (sql, data) => t.db.copyIn(sql, data),
+        };
+        const sealing = sealForProject(slow, holder, late, 'late value', 'var:e:LATE');
+        await reached;
+        const r = await rotateMasterKeyFile(t.db, holder);
+        assert.equal(r.remainingUnderPrevious, 0);
+        assert.equal(fs.existsSync(path.join(dir, PREVIOUS_KEY_FILE)), false, `${old.id} looked unused`);
+        release();
+        const sealed = await sealing;
+        // The row is under the new key already, so a restart (old key gone from disk) reads it.
+        assert.deepEqual(Object.fromEntries(await countByMasterKey(t.db)), { [r.masterKeyId]: 2 });
+        const restarted = embedded(dir);
+        assert.equal(await openForProject(t.db, restarted, late, sealed, 'var:e:LATE'), 'late value');
+        await allOpen(t.db, restarted, values);
       } finally {
         await t.drop();
       }
