@@ -132,6 +132,11 @@ test('Environments tab in Chromium: variables, reveal, history, diff, rollback, 
     ]);
     assert.equal(await horizontalOverflow(page), 0);
     await shot(page, 'envs-table');
+    // A phone-sized screen: the table scrolls inside its frame, the page does not.
+    await page.setViewportSize({ width: 375, height: 812 });
+    assert.equal(await horizontalOverflow(page), 0);
+    await shot(page, 'envs-table-mobile');
+    await page.setViewportSize({ width: 1280, height: 900 });
   });
 
   await step(
