@@ -364,3 +364,58 @@ test('master.key.previous others may read is refused like master.key', async () 
     [old.id],
   );
 });
+
+test('a damaged line in master.key.previous is refused naming the file and the line, never echoing it', async () => {
+  const dir = freshDir();
+  const holder = embedded(dir);
+  const old = (await holder()).current;
+  await writeRotatedKeyFiles(dir, generateMasterKey(), [old, generateMasterKey()]);
+  const file = path.join(dir, PREVIOUS_KEY_FILE);
+  const lines = fs.readFileSync(file, 'utf8').split('\n');
+  const damaged = `${(lines[1] as string).slice(0, -3)}xyz`;
+  fs.writeFileSync(file, `${lines[0]}\n${damaged}\n`);
+  await assert.rejects(embedded(dir)(), (e: unknown) => {
+    assert.match(String((e as Error).message), /master\.key\.previous \(line 2\): not a peep master key/);
+    assert.ok(!(e as Error).message.includes(damaged.split('.')[2] as string));
+    return true;
+  });
+});
+
+for (const engine of testEngines()) {
+  test(`embedded with PEEP_MASTER_KEY set (${engine}): the rotation generates nothing and re-wraps rows of the old master.key under the variable's key`, async () => {
+    const t = await openTestDb(engine);
+    const dir = freshDir();
+    try {
+      const fileHolder = embedded(dir);
+      const values = await sealSome(t.db, fileHolder, 2);
+      const fileKey = (await fileHolder()).current;
+      const envKey = generateMasterKey();
+      const holder = keyringFromConfig(
+        { masterKey: formatMasterKey(envKey), masterKeyPrevious: [], databaseUrl: '', dataDir: dir },
+        quiet,
+      );
+      const r = await rotateMasterKeyFile(t.db, holder);
+      assert.equal(r.previousKeyId, null);
+      assert.equal(r.masterKeyId, envKey.id);
+      assert.equal(r.rewrapped, 2);
+      assert.equal(r.remainingUnderPrevious, 0);
+      assert.deepEqual(fileKeyId(dir), [fileKey.id], 'master.key is not the server’s to replace');
+      assert.equal(fs.existsSync(path.join(dir, PREVIOUS_KEY_FILE)), false);
+      await allOpen(
+        t.db,
+        keyringFromConfig(
+          {
+            masterKey: formatMasterKey(envKey),
+            masterKeyPrevious: [],
+            databaseUrl: 'postgres://x/y',
+            dataDir: dir,
+          },
+          quiet,
+        ),
+        values,
+      );
+    } finally {
+      await t.drop();
+    }
+  });
+}
