@@ -5,7 +5,8 @@
  * side-by-side diff; a rollback asks for confirmation and creates a new version; an edit based on a
  * version that moved meanwhile (changed through the API) gets the conflict banner, and a reload lets
  * it save; dev is promoted to staging after a preview; a developer proposes a prod change, cannot
- * approve it, and the owner approves it; a freeze shows its banner.
+ * approve it, and the owner approves it; a save refused with approval_required becomes a proposal the
+ * owner rejects; a freeze shows its banner.
  */
 import assert from 'node:assert/strict';
 import fs from 'node:fs';
@@ -344,6 +345,37 @@ test('Environments tab in Chromium: variables, reveal, history, diff, rollback, 
     );
   });
 
+  await step(
+    'a save refused with approval_required offers "Propose change"; the owner rejects it',
+    async () => {
+      const dp = dev.page;
+      await dp.goto(envsUrl('?env=dev'));
+      await dp.getByText('Variables of Development').waitFor();
+      await addVar(dp, 'WORKERS', '4');
+      // The policy tightens while the developer's page still says they may change dev.
+      await owner('PUT', `/projects/${pid}/envs/dev/policy`, {
+        readRole: 'viewer',
+        revealRole: 'developer',
+        changeRole: 'admin',
+        proposeRole: 'developer',
+        approveRole: 'admin',
+      });
+      await saveDraft(dp, 'more workers');
+      await dp.getByText('Changes to dev need approval by an admin or owner.').waitFor();
+      await dp.getByRole('button', { name: 'Propose change' }).click();
+      await dp.getByText('Proposal #2 is waiting for approval by an admin or owner.').waitFor();
+
+      await page.goto(envsUrl('?env=dev&view=approvals'));
+      await page.getByRole('button', { name: 'Reject proposal 2' }).click();
+      await page.getByText('Proposal #2 rejected.').waitFor();
+      await page.getByText('No proposals wait for dev.').waitFor();
+      assert.equal(
+        (await vars('dev')).vars.some((x) => x.key === 'WORKERS'),
+        false,
+      );
+    },
+  );
+
   await step('a frozen environment shows until when', async () => {
     const until = new Date(Date.now() + 3_600_000).toISOString();
     await owner('POST', `/projects/${pid}/envs/staging/freezes`, { endsAt: until, reason: 'release 2.0' });
@@ -353,8 +385,8 @@ test('Environments tab in Chromium: variables, reveal, history, diff, rollback, 
     assert.match((await banner.textContent()) ?? '', /Staging is frozen until .*release 2\.0/);
   });
 
-  await step('no script errors; the only failed request is the deliberate 409', async () => {
-    const expected = /Failed to load resource: the server responded with a status of 409/;
+  await step('no script errors; the only failed requests are the deliberate 409 and 403', async () => {
+    const expected = /Failed to load resource: the server responded with a status of 40[39]/;
     assert.deepEqual(
       [...consoleErrors, ...dev.consoleErrors].filter((e) => !expected.test(e)),
       [],
