@@ -4,9 +4,9 @@
  * in the environment's audit view and its NDJSON export); the history lists the versions and their
  * side-by-side diff; a rollback asks for confirmation and creates a new version; an edit based on a
  * version that moved meanwhile (changed through the API) gets the conflict banner, and a reload lets
- * it save; dev is promoted to staging after a preview; a developer proposes a prod change, cannot
- * approve it, and the owner approves it; a save refused with approval_required becomes a proposal the
- * owner rejects; a freeze shows its banner.
+ * it save; a service override shows in that service's view; dev is promoted to staging after a
+ * preview; a developer proposes a prod change, cannot approve it, and the owner approves it; a save
+ * refused with approval_required becomes a proposal the owner rejects; a freeze shows its banner.
  */
 import assert from 'node:assert/strict';
 import fs from 'node:fs';
@@ -83,6 +83,7 @@ test('Environments tab in Chromium: variables, reveal, history, diff, rollback, 
 
   const { project } = await owner<{ project: { id: string } }>('POST', '/projects', { name: 'Shop' });
   const pid = project.id;
+  await owner('POST', `/projects/${pid}/services`, { name: 'Checkout', slug: 'checkout' });
   const envsUrl = (query = '') => `${base}/projects/${pid}${query}#environments`;
   const vars = (env: string) =>
     owner<{ version: number; vars: { key: string; value: string | null; secret: boolean }[] }>(
@@ -267,6 +268,30 @@ test('Environments tab in Chromium: variables, reveal, history, diff, rollback, 
     },
   );
 
+  await step('a service override and the service filter', async () => {
+    await page.getByLabel('Key', { exact: true }).fill('LOG_LEVEL');
+    await page.getByLabel('Value', { exact: true }).fill('warn');
+    await page.getByLabel('Scope', { exact: true }).selectOption('checkout');
+    await page.getByRole('button', { name: 'Add to draft' }).click();
+    const override = page.locator('tr[data-key="LOG_LEVEL"][data-scope="checkout"]');
+    await override.waitFor();
+    await saveDraft(page, 'checkout logs less');
+    await page.getByText('Saved as version 6.').waitFor();
+    assert.match((await override.textContent()) ?? '', /override: checkout\s*warn\s*v6/);
+    const rows = page.locator('tr[data-key="LOG_LEVEL"]');
+    assert.equal(await rows.count(), 2);
+    // checkout's view: its override replaces the environment's value.
+    await page.getByLabel('Service filter').selectOption('checkout');
+    await override.waitFor();
+    assert.equal(await rows.count(), 1);
+    assert.ok((await page.locator('tr[data-key="DATABASE_URL"]').count()) === 1, 'environment values stay');
+    await page.getByLabel('Service filter').selectOption({ label: 'Environment-wide only' });
+    await override.waitFor({ state: 'detached' });
+    assert.equal(await rows.getAttribute('data-scope'), 'environment');
+    await page.getByLabel('Service filter').selectOption({ label: 'Every scope' });
+    await page.getByRole('button', { name: 'Development v6' }).waitFor();
+  });
+
   await step('promotion dev → staging: preview with the diff, then applied', async () => {
     await page.getByRole('button', { name: 'Promote', exact: true }).click();
     assert.equal(await page.getByLabel('Target environment').inputValue(), 'staging');
@@ -274,7 +299,7 @@ test('Environments tab in Chromium: variables, reveal, history, diff, rollback, 
     await page.getByRole('button', { name: 'Preview promotion' }).click();
     const preview = page.getByTestId('promotion-preview');
     await preview.waitFor();
-    assert.match((await preview.textContent()) ?? '', /dev@v5 → staging@v0/);
+    assert.match((await preview.textContent()) ?? '', /dev@v6 → staging@v0/);
     const table = page.getByRole('table', { name: 'Promotion preview' });
     assert.deepEqual(
       await table.locator('tr[data-key]').evaluateAll((rs) => rs.map((r) => r.getAttribute('data-key'))),
@@ -285,6 +310,7 @@ test('Environments tab in Chromium: variables, reveal, history, diff, rollback, 
     await shot(page, 'envs-promotion-preview');
     await page.getByRole('button', { name: 'Promote to staging' }).click();
     await page.getByText('Promoted: staging is now at version 1.').waitFor();
+    await page.getByRole('button', { name: 'Staging v1' }).waitFor();
     const staging = await vars('staging');
     assert.deepEqual(staging.vars.map((x) => [x.key, x.secret]).sort(), [
       ['API_TOKEN', true],

@@ -84,9 +84,23 @@ export function EnvsPanel({ detail, onChange }: { detail: ProjectDetail; onChang
     ),
   );
   // History, approvals and audit load again when the version they show moves.
+  // The current version of every environment for the picker (read again after each change).
+  const versionsLoader = useCallback(async () => {
+    const out = new Map<string, number>();
+    await Promise.all(
+      envs.map(async (e) => {
+        const r = await api<{ versions: { number: number }[] }>(envPath(project.id, e.slug, '/versions'), {
+          query: { limit: 1 },
+        }).catch(() => null);
+        if (r) out.set(e.slug, r.versions[0]?.number ?? 0);
+      }),
+    );
+    return out;
+  }, [project.id, envs]);
+  const versions = useResource(versionsLoader);
   const changed = useCallback(async () => {
-    await Promise.all([reload(), freeze.reload()]);
-  }, [reload, freeze.reload]);
+    await Promise.all([reload(), freeze.reload(), versions.reload()]);
+  }, [reload, freeze.reload, versions.reload]);
 
   function pick(s: string) {
     setPicked(s);
@@ -119,6 +133,9 @@ export function EnvsPanel({ detail, onChange }: { detail: ProjectDetail; onChang
                 onClick={() => pick(e.slug)}
               >
                 {e.name}
+                {versions.data?.has(e.slug) ? (
+                  <span className={styles.version}> v{versions.data.get(e.slug)}</span>
+                ) : null}
               </button>
             </li>
           ))}
@@ -163,7 +180,7 @@ export function EnvsPanel({ detail, onChange }: { detail: ProjectDetail; onChang
           data={current}
           services={detail.services.map((s) => s.slug)}
           onChanged={changed}
-          onReload={reload}
+          onReload={changed}
         />
       ) : view === 'history' ? (
         <HistoryView key={env.slug} projectId={project.id} data={current} envs={envs} onChanged={changed} />

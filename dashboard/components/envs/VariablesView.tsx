@@ -98,6 +98,8 @@ export function VariablesView({
   const [value, setValue] = useState('');
   const [secret, setSecret] = useState(false);
   const [secretTouched, setSecretTouched] = useState(false);
+  /** Editing a secret whose value is not on screen: the field starts empty, a new value replaces it. */
+  const [hiddenValue, setHiddenValue] = useState(false);
   const valueRef = useRef<HTMLTextAreaElement>(null);
 
   function edit(r: Row) {
@@ -105,7 +107,9 @@ export function VariablesView({
     const d = r.draft?.op === 'set' ? r.draft : null;
     setKey(r.key);
     setScope(r.service);
-    setValue(d ? d.value : (r.current?.value ?? revealed.get(s) ?? ''));
+    const known = d ? d.value : (r.current?.value ?? revealed.get(s));
+    setValue(known ?? '');
+    setHiddenValue(known === undefined);
     setSecret(d ? d.secret : (r.current?.secret ?? false));
     setSecretTouched(true);
     valueRef.current?.focus();
@@ -120,6 +124,7 @@ export function VariablesView({
     setValue('');
     setSecret(false);
     setSecretTouched(false);
+    setHiddenValue(false);
     setNotice(null);
   }
 
@@ -372,6 +377,7 @@ export function VariablesView({
                   rows={1}
                   value={value}
                   onChange={(e) => setValue(e.target.value)}
+                  placeholder={hiddenValue ? 'the new value (the current one stays hidden)' : undefined}
                 />
               </div>
               <div className="field">
