@@ -377,6 +377,9 @@ test('Environments tab in Chromium: variables, reveal, history, diff, rollback, 
       const dp = dev.page;
       await dp.goto(envsUrl('?env=dev'));
       await dp.getByText('Variables of Development').waitFor();
+      // Developers reveal dev's secrets (revealRole developer); the audit view is for admins and owners.
+      await dp.getByRole('button', { name: 'Reveal API_TOKEN' }).waitFor();
+      assert.equal(await dp.getByRole('button', { name: 'Audit', exact: true }).count(), 0);
       await addVar(dp, 'WORKERS', '4');
       // The policy tightens while the developer's page still says they may change dev.
       await owner('PUT', `/projects/${pid}/envs/dev/policy`, {
