@@ -6,6 +6,7 @@
  */
 import { useCallback, useState } from 'react';
 import { useMe } from '@/components/AppShell';
+import { DataTable } from '@/components/DataTable';
 import { ErrorAlert } from '@/components/ErrorAlert';
 import { Loaded } from '@/components/Loaded';
 import { api } from '@/lib/api';
@@ -79,85 +80,73 @@ export function ApprovalsView({
       <ErrorAlert error={error ?? action.error} />
       <Loaded items={list?.proposals ?? null} error={error} empty={`No proposals wait for ${env}.`}>
         {(proposals) => (
-          <div className="table-wrap">
-            <table className="table" aria-label={`Pending proposals for ${env}`}>
-              <thead>
-                <tr>
-                  <th scope="col">Proposal</th>
-                  <th scope="col">Message</th>
-                  <th scope="col">Author</th>
-                  <th scope="col">Time</th>
-                  <th scope="col">Keys</th>
-                  <th scope="col">
-                    <span className="visually-hidden">Actions</span>
-                  </th>
-                </tr>
-              </thead>
-              <tbody>
-                {proposals.map((p) => {
-                  const mine = p.author?.id === me.user.id;
-                  return (
-                    <tr key={p.id} data-proposal={p.number}>
-                      <td className="nowrap">
-                        <strong>#{p.number}</strong> <span className="muted">{p.kind}</span>
-                        {p.source?.environment ? (
-                          <span className="muted"> from {p.source.environment.slug}</span>
-                        ) : null}
-                      </td>
-                      <td>{p.message || <span className="muted">—</span>}</td>
-                      <td>
-                        {p.author?.email ?? '—'} {mine ? <span className="badge">you</span> : null}
-                      </td>
-                      <td className="nowrap">
-                        <time dateTime={p.createdAt}>{formatDate(p.createdAt)}</time>
-                      </td>
-                      <td className="mono">{keyList(p.changes)}</td>
-                      <td className="actions nowrap">
-                        <button type="button" className="btn btn-sm" onClick={() => void show(p)}>
-                          {open?.number === p.number ? 'Hide diff' : 'Show diff'}
+          <DataTable
+            caption={`Pending proposals for ${env}`}
+            columns={['Proposal', 'Message', 'Author', 'Time', 'Keys']}
+            actions
+          >
+            {proposals.map((p) => {
+              const mine = p.author?.id === me.user.id;
+              return (
+                <tr key={p.id} data-proposal={p.number}>
+                  <td className="nowrap">
+                    <strong>#{p.number}</strong> <span className="muted">{p.kind}</span>
+                    {p.source?.environment ? (
+                      <span className="muted"> from {p.source.environment.slug}</span>
+                    ) : null}
+                  </td>
+                  <td>{p.message || <span className="muted">—</span>}</td>
+                  <td>
+                    {p.author?.email ?? '—'} {mine ? <span className="badge">you</span> : null}
+                  </td>
+                  <td className="nowrap">
+                    <time dateTime={p.createdAt}>{formatDate(p.createdAt)}</time>
+                  </td>
+                  <td className="mono">{keyList(p.changes)}</td>
+                  <td className="actions nowrap">
+                    <button type="button" className="btn btn-sm" onClick={() => void show(p)}>
+                      {open?.number === p.number ? 'Hide diff' : 'Show diff'}
+                    </button>{' '}
+                    {data.policy.canApprove && !mine ? (
+                      <>
+                        <button
+                          type="button"
+                          className="btn btn-sm btn-primary"
+                          aria-label={`Approve proposal ${p.number}`}
+                          disabled={action.busy}
+                          onClick={() => void decide(p, 'approve')}
+                        >
+                          Approve
                         </button>{' '}
-                        {data.policy.canApprove && !mine ? (
-                          <>
-                            <button
-                              type="button"
-                              className="btn btn-sm btn-primary"
-                              aria-label={`Approve proposal ${p.number}`}
-                              disabled={action.busy}
-                              onClick={() => void decide(p, 'approve')}
-                            >
-                              Approve
-                            </button>{' '}
-                            <button
-                              type="button"
-                              className="btn btn-sm btn-danger"
-                              aria-label={`Reject proposal ${p.number}`}
-                              disabled={action.busy}
-                              onClick={() => void decide(p, 'reject')}
-                            >
-                              Reject
-                            </button>
-                          </>
-                        ) : mine ? (
-                          <>
-                            <span className="hint">another admin or owner approves it </span>
-                            <button
-                              type="button"
-                              className="btn btn-sm"
-                              aria-label={`Cancel proposal ${p.number}`}
-                              disabled={action.busy}
-                              onClick={() => void decide(p, 'cancel')}
-                            >
-                              Cancel
-                            </button>
-                          </>
-                        ) : null}
-                      </td>
-                    </tr>
-                  );
-                })}
-              </tbody>
-            </table>
-          </div>
+                        <button
+                          type="button"
+                          className="btn btn-sm btn-danger"
+                          aria-label={`Reject proposal ${p.number}`}
+                          disabled={action.busy}
+                          onClick={() => void decide(p, 'reject')}
+                        >
+                          Reject
+                        </button>
+                      </>
+                    ) : mine ? (
+                      <>
+                        <span className="hint">another admin or owner approves it </span>
+                        <button
+                          type="button"
+                          className="btn btn-sm"
+                          aria-label={`Cancel proposal ${p.number}`}
+                          disabled={action.busy}
+                          onClick={() => void decide(p, 'cancel')}
+                        >
+                          Cancel
+                        </button>
+                      </>
+                    ) : null}
+                  </td>
+                </tr>
+              );
+            })}
+          </DataTable>
         )}
       </Loaded>
       {open ? (

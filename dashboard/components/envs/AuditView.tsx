@@ -5,13 +5,14 @@
  * an NDJSON export of every matching entry. Shown to admins and owners (the audit log's readers).
  */
 import { type FormEvent, useCallback, useState } from 'react';
+import { DataTable } from '@/components/DataTable';
 import { ErrorAlert } from '@/components/ErrorAlert';
 import { Loaded } from '@/components/Loaded';
 import { api } from '@/lib/api';
 import { formatDate } from '@/lib/format';
 import type { AuditEntry, AuditPage } from '@/lib/types';
 import styles from './envs.module.css';
-import { usePages } from './usePages';
+import { MoreButton, usePages } from './usePages';
 
 /** Every variable action of `env`, or those naming `key`. */
 const filters = (env: string, key: string): Record<string, string> => ({
@@ -75,46 +76,27 @@ export function AuditView({ projectId, env }: { projectId: string; env: string }
       <ErrorAlert error={load.error} title="Could not load the audit trail." />
       <Loaded items={load.items} error={load.error} empty="No audit entries match.">
         {(list) => (
-          <div className="table-wrap">
-            <table className="table" aria-label={`Audit of ${env}`}>
-              <thead>
-                <tr>
-                  <th scope="col">Time</th>
-                  <th scope="col">Actor</th>
-                  <th scope="col">Action</th>
-                  <th scope="col">Keys</th>
-                  <th scope="col">Outcome</th>
-                </tr>
-              </thead>
-              <tbody>
-                {list.map((e) => (
-                  <tr key={e.id} data-action={e.action}>
-                    <td className="nowrap">
-                      <time dateTime={e.at}>{formatDate(e.at)}</time>
-                    </td>
-                    <td>{e.actorEmail ?? e.actorId ?? <span className="muted">system</span>}</td>
-                    <td className="mono">{e.action}</td>
-                    <td className="mono">{keysOf(e) || <span className="muted">—</span>}</td>
-                    <td>
-                      <span className={`badge ${e.outcome === 'success' ? 'badge-success' : 'badge-danger'}`}>
-                        {e.outcome}
-                        {e.status ? ` ${e.status}` : ''}
-                      </span>
-                    </td>
-                  </tr>
-                ))}
-              </tbody>
-            </table>
-          </div>
+          <DataTable caption={`Audit of ${env}`} columns={['Time', 'Actor', 'Action', 'Keys', 'Outcome']}>
+            {list.map((e) => (
+              <tr key={e.id} data-action={e.action}>
+                <td className="nowrap">
+                  <time dateTime={e.at}>{formatDate(e.at)}</time>
+                </td>
+                <td>{e.actorEmail ?? e.actorId ?? <span className="muted">system</span>}</td>
+                <td className="mono">{e.action}</td>
+                <td className="mono">{keysOf(e) || <span className="muted">—</span>}</td>
+                <td>
+                  <span className={`badge ${e.outcome === 'success' ? 'badge-success' : 'badge-danger'}`}>
+                    {e.outcome}
+                    {e.status ? ` ${e.status}` : ''}
+                  </span>
+                </td>
+              </tr>
+            ))}
+          </DataTable>
         )}
       </Loaded>
-      {load.hasMore ? (
-        <div>
-          <button type="button" className="btn btn-sm" disabled={load.busy} onClick={() => void load.more()}>
-            Load more
-          </button>
-        </div>
-      ) : null}
+      <MoreButton pages={load} label="Load more" />
     </section>
   );
 }

@@ -6,6 +6,7 @@
  * confirmation (a new version equal to it; proposed instead when the caller may only propose).
  */
 import { type FormEvent, useCallback, useEffect, useState } from 'react';
+import { DataTable } from '@/components/DataTable';
 import { ErrorAlert } from '@/components/ErrorAlert';
 import { Loaded } from '@/components/Loaded';
 import { api, isApiError } from '@/lib/api';
@@ -15,7 +16,7 @@ import { useAction } from '@/lib/hooks';
 import { ConfirmDialog } from './ConfirmDialog';
 import { DiffView } from './DiffView';
 import styles from './envs.module.css';
-import { usePages } from './usePages';
+import { MoreButton, usePages } from './usePages';
 
 function origin(v: Version): string {
   if (v.kind === 'rollback' && v.restoredVersion !== null) return `rollback to v${v.restoredVersion}`;
@@ -126,83 +127,65 @@ export function HistoryView({ projectId, data, envs, onChanged }: EnvViewProps) 
       <ErrorAlert error={load.error} title="Could not load the history." />
       <Loaded items={versions} error={load.error} empty={`${env} has no versions yet.`}>
         {(list) => (
-          <div className="table-wrap">
-            <table className="table" aria-label={`Versions of ${env}`}>
-              <thead>
-                <tr>
-                  <th scope="col">Version</th>
-                  <th scope="col">Message</th>
-                  <th scope="col">Author</th>
-                  <th scope="col">Time</th>
-                  <th scope="col">Changed keys</th>
-                  <th scope="col">
-                    <span className="visually-hidden">Actions</span>
-                  </th>
-                </tr>
-              </thead>
-              <tbody>
-                {list.map((v) => (
-                  <tr key={v.number} data-version={v.number}>
-                    <td className="nowrap">
-                      <strong>v{v.number}</strong> <span className="muted">{origin(v)}</span>
-                    </td>
-                    <td>
-                      {v.message || <span className="muted">—</span>}
-                      {v.proposal ? (
-                        <span className="hint">
-                          {' '}
-                          proposal #{v.proposal.number}
-                          {v.approvedBy ? `, approved by ${v.approvedBy.email ?? 'an admin'}` : ''}
-                        </span>
-                      ) : null}
-                    </td>
-                    <td>{v.author?.email ?? <span className="muted">system</span>}</td>
-                    <td className="nowrap">
-                      <time dateTime={v.createdAt}>{formatDate(v.createdAt)}</time>
-                    </td>
-                    <td className="mono">{keyList(v.changes) || <span className="muted">—</span>}</td>
-                    <td className="actions nowrap">
-                      <button
-                        type="button"
-                        className="btn btn-sm"
-                        aria-label={`Diff of version ${v.number}`}
-                        onClick={() => {
-                          setFrom(String(v.number - 1));
-                          setTo(String(v.number));
-                          setOther('');
-                          void compare(String(v.number - 1), String(v.number), '');
-                        }}
-                      >
-                        Diff
-                      </button>{' '}
-                      {canRollback && v.number !== data.version ? (
-                        <button
-                          type="button"
-                          className="btn btn-sm"
-                          aria-label={`Roll back to version ${v.number}`}
-                          onClick={() => {
-                            setDone(null);
-                            setTarget(v);
-                          }}
-                        >
-                          Roll back
-                        </button>
-                      ) : null}
-                    </td>
-                  </tr>
-                ))}
-              </tbody>
-            </table>
-          </div>
+          <DataTable
+            caption={`Versions of ${env}`}
+            columns={['Version', 'Message', 'Author', 'Time', 'Changed keys']}
+            actions
+          >
+            {list.map((v) => (
+              <tr key={v.number} data-version={v.number}>
+                <td className="nowrap">
+                  <strong>v{v.number}</strong> <span className="muted">{origin(v)}</span>
+                </td>
+                <td>
+                  {v.message || <span className="muted">—</span>}
+                  {v.proposal ? (
+                    <span className="hint">
+                      {' '}
+                      proposal #{v.proposal.number}
+                      {v.approvedBy ? `, approved by ${v.approvedBy.email ?? 'an admin'}` : ''}
+                    </span>
+                  ) : null}
+                </td>
+                <td>{v.author?.email ?? <span className="muted">system</span>}</td>
+                <td className="nowrap">
+                  <time dateTime={v.createdAt}>{formatDate(v.createdAt)}</time>
+                </td>
+                <td className="mono">{keyList(v.changes) || <span className="muted">—</span>}</td>
+                <td className="actions nowrap">
+                  <button
+                    type="button"
+                    className="btn btn-sm"
+                    aria-label={`Diff of version ${v.number}`}
+                    onClick={() => {
+                      setFrom(String(v.number - 1));
+                      setTo(String(v.number));
+                      setOther('');
+                      void compare(String(v.number - 1), String(v.number), '');
+                    }}
+                  >
+                    Diff
+                  </button>{' '}
+                  {canRollback && v.number !== data.version ? (
+                    <button
+                      type="button"
+                      className="btn btn-sm"
+                      aria-label={`Roll back to version ${v.number}`}
+                      onClick={() => {
+                        setDone(null);
+                        setTarget(v);
+                      }}
+                    >
+                      Roll back
+                    </button>
+                  ) : null}
+                </td>
+              </tr>
+            ))}
+          </DataTable>
         )}
       </Loaded>
-      {load.hasMore ? (
-        <div>
-          <button type="button" className="btn btn-sm" disabled={load.busy} onClick={() => void load.more()}>
-            Older versions
-          </button>
-        </div>
-      ) : null}
+      <MoreButton pages={load} label="Older versions" />
 
       <form onSubmit={showDiff} className={styles.row} aria-label="Compare versions">
         <div className="field">

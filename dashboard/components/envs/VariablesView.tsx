@@ -8,6 +8,7 @@
  * the draft instead. Those who may only propose get "Propose change" directly.
  */
 import { type FormEvent, useEffect, useMemo, useRef, useState } from 'react';
+import { DataTable } from '@/components/DataTable';
 import { ErrorAlert } from '@/components/ErrorAlert';
 import { api, isApiError } from '@/lib/api';
 import {
@@ -247,104 +248,89 @@ export function VariablesView({
       {rows.length === 0 ? (
         <p className="empty">No variables in {env} yet.</p>
       ) : (
-        <div className="table-wrap">
-          <table className="table" aria-label={`Variables of ${env}`}>
-            <thead>
-              <tr>
-                <th scope="col">Key</th>
-                <th scope="col">Scope</th>
-                <th scope="col">Value</th>
-                <th scope="col">Version</th>
-                <th scope="col">
-                  <span className="visually-hidden">Actions</span>
-                </th>
+        <DataTable caption={`Variables of ${env}`} columns={['Key', 'Scope', 'Value', 'Version']} actions>
+          {rows.map((r) => {
+            const s = slot(r.key, r.service);
+            const d = r.draft;
+            const isSecret = d?.op === 'set' ? d.secret : (r.current?.secret ?? false);
+            const shown = revealed.get(s);
+            return (
+              <tr
+                key={s}
+                data-key={r.key}
+                data-scope={scopeLabel(r.service)}
+                className={d?.op === 'unset' ? styles.removedRow : d ? styles.draftRow : undefined}
+              >
+                <td className="mono">
+                  {r.key} {isSecret ? <span className="badge badge-accent">secret</span> : null}{' '}
+                  {d ? (
+                    <span className="badge">
+                      {d.op === 'unset' ? 'to delete' : r.current ? 'edited' : 'new'}
+                    </span>
+                  ) : null}
+                </td>
+                <td className={styles.scope}>
+                  {r.service ? (
+                    <>
+                      override: <strong>{r.service}</strong>
+                    </>
+                  ) : (
+                    'environment'
+                  )}
+                </td>
+                <td data-testid="value">
+                  {d?.op === 'set' ? (
+                    <Cell value={isSecret ? null : d.value} secret={isSecret} present />
+                  ) : (
+                    <Cell value={r.current?.value ?? shown ?? null} secret={isSecret} present />
+                  )}
+                </td>
+                <td className="nowrap muted">{r.current ? `v${r.current.updatedVersion}` : '—'}</td>
+                <td className="actions nowrap">
+                  {r.current?.secret && policy.canReveal && !d ? (
+                    <button
+                      type="button"
+                      className="btn btn-sm"
+                      aria-label={`${shown === undefined ? 'Reveal' : 'Hide'} ${r.key}`}
+                      onClick={() => toggleReveal(r)}
+                    >
+                      {shown === undefined ? 'Reveal' : 'Hide'}
+                    </button>
+                  ) : null}{' '}
+                  {canEdit && d?.op !== 'unset' ? (
+                    <button
+                      type="button"
+                      className="btn btn-sm"
+                      aria-label={`Edit ${r.key}`}
+                      onClick={() => edit(r)}
+                    >
+                      Edit
+                    </button>
+                  ) : null}{' '}
+                  {canEdit && d ? (
+                    <button
+                      type="button"
+                      className="btn btn-sm"
+                      aria-label={`Undo ${r.key}`}
+                      onClick={() => undo(r)}
+                    >
+                      Undo
+                    </button>
+                  ) : canEdit ? (
+                    <button
+                      type="button"
+                      className="btn btn-sm btn-danger"
+                      aria-label={`Delete ${r.key}`}
+                      onClick={() => remove(r)}
+                    >
+                      Delete
+                    </button>
+                  ) : null}
+                </td>
               </tr>
-            </thead>
-            <tbody>
-              {rows.map((r) => {
-                const s = slot(r.key, r.service);
-                const d = r.draft;
-                const isSecret = d?.op === 'set' ? d.secret : (r.current?.secret ?? false);
-                const shown = revealed.get(s);
-                return (
-                  <tr
-                    key={s}
-                    data-key={r.key}
-                    data-scope={scopeLabel(r.service)}
-                    className={d?.op === 'unset' ? styles.removedRow : d ? styles.draftRow : undefined}
-                  >
-                    <td className="mono">
-                      {r.key} {isSecret ? <span className="badge badge-accent">secret</span> : null}{' '}
-                      {d ? (
-                        <span className="badge">
-                          {d.op === 'unset' ? 'to delete' : r.current ? 'edited' : 'new'}
-                        </span>
-                      ) : null}
-                    </td>
-                    <td className={styles.scope}>
-                      {r.service ? (
-                        <>
-                          override: <strong>{r.service}</strong>
-                        </>
-                      ) : (
-                        'environment'
-                      )}
-                    </td>
-                    <td data-testid="value">
-                      {d?.op === 'set' ? (
-                        <Cell value={isSecret ? null : d.value} secret={isSecret} present />
-                      ) : (
-                        <Cell value={r.current?.value ?? shown ?? null} secret={isSecret} present />
-                      )}
-                    </td>
-                    <td className="nowrap muted">{r.current ? `v${r.current.updatedVersion}` : '—'}</td>
-                    <td className="actions nowrap">
-                      {r.current?.secret && policy.canReveal && !d ? (
-                        <button
-                          type="button"
-                          className="btn btn-sm"
-                          aria-label={`${shown === undefined ? 'Reveal' : 'Hide'} ${r.key}`}
-                          onClick={() => toggleReveal(r)}
-                        >
-                          {shown === undefined ? 'Reveal' : 'Hide'}
-                        </button>
-                      ) : null}{' '}
-                      {canEdit && d?.op !== 'unset' ? (
-                        <button
-                          type="button"
-                          className="btn btn-sm"
-                          aria-label={`Edit ${r.key}`}
-                          onClick={() => edit(r)}
-                        >
-                          Edit
-                        </button>
-                      ) : null}{' '}
-                      {canEdit && d ? (
-                        <button
-                          type="button"
-                          className="btn btn-sm"
-                          aria-label={`Undo ${r.key}`}
-                          onClick={() => undo(r)}
-                        >
-                          Undo
-                        </button>
-                      ) : canEdit ? (
-                        <button
-                          type="button"
-                          className="btn btn-sm btn-danger"
-                          aria-label={`Delete ${r.key}`}
-                          onClick={() => remove(r)}
-                        >
-                          Delete
-                        </button>
-                      ) : null}
-                    </td>
-                  </tr>
-                );
-              })}
-            </tbody>
-          </table>
-        </div>
+            );
+          })}
+        </DataTable>
       )}
 
       {canEdit ? (

@@ -34,3 +34,15 @@ export function usePages<T>(page: (cursor?: string) => Promise<{ items: T[]; nex
 
   return { items, hasMore: cursor !== null, more, busy, error };
 }
+
+/** The button under a paged list that reads the next page, while there is one. */
+export function MoreButton({ pages, label }: { pages: ReturnType<typeof usePages>; label: string }) {
+  if (!pages.hasMore) return null;
+  return (
+    <div>
+      <button type="button" className="btn btn-sm" disabled={pages.busy} onClick={() => void pages.more()}>
+        {label}
+      </button>
+    </div>
+  );
+}
