@@ -212,6 +212,9 @@ program
   .option('--until <time>', 'up to this ISO 8601 time', parseTime)
   .option('--limit <n>', 'entries per page (1-500, default 50)', intIn(1, 500))
   .option('--cursor <cursor>', 'next page, from a previous answer')
+  .option('--env <env>', 'only entries about this environment (slug or id; with --project)')
+  .option('--key <key>', 'only entries that touched this variable key')
+  .option('--ndjson', 'every matching entry, one JSON object per line (an export)')
   .action(
     lazy(
       () => import('./commands/audit.js'),

@@ -153,6 +153,44 @@ for (const engine of testEngines()) {
       assert.equal(JSON.parse(denied.stderr).error.status, 403);
     });
 
+    test('peep audit filters by environment and key and exports NDJSON: the reveals are there, the values are not', async () => {
+      const r = await run(['audit', '--project', 'shop', '--env', 'dev', '--key', 'API_TOKEN', '--ndjson']);
+      assert.equal(r.code, 0, r.stderr);
+      const lines = r.stdout
+        .trim()
+        .split('\n')
+        .map((l) => JSON.parse(l));
+      assert.ok(lines.length >= 2, r.stdout);
+      assert.ok(
+        lines.some((e) => e.action === 'env.reveal'),
+        'the audited reveal',
+      );
+      assert.ok(
+        lines.some((e) => e.action === 'env.change'),
+        'the change that set it',
+      );
+      for (const e of lines) {
+        assert.ok(e.details.keys.includes('API_TOKEN'));
+        assert.equal(e.environment, 'dev');
+      }
+      assert.doesNotMatch(r.stdout, /s3cr3t/);
+      const table = await run(['audit', '--project', 'shop', '--env', 'dev', '--action', 'env.reveal']);
+      assert.equal(table.code, 0, table.stderr);
+      assert.match(table.stdout, /KEYS/);
+      assert.match(table.stdout, /env\.reveal .*API_TOKEN|API_TOKEN/);
+      const none = await run([
+        'audit',
+        '--project',
+        'shop',
+        '--env',
+        'prod',
+        '--key',
+        'API_TOKEN',
+        '--ndjson',
+      ]);
+      assert.equal(none.stdout, '');
+    });
+
     test('a stale base is refused with who changed what (exit 6), and nothing is written', async () => {
       const before = await k.version('dev');
       const r = await run(['env', 'set', 'PORT=9090', '--base', String(before - 1)]);
