@@ -456,9 +456,28 @@ export function createEvaluator(o: EvaluatorOptions) {
         }
 
         // Problems that began in a maintenance window and outlast it.
+        // Only while the detector or rule that opened it is still open (it may have been dropped, or
+        // its rule turned off, since).
+        const newest = new Map(changed.map((c) => [stateKey(c.k, c.metric), c.state]));
+        const stateOf = (k: string) => (newest.has(k) ? newest.get(k) : states.get(k));
         for (const [key, h] of suppressed) {
           if (!work.has(h.s.projectId)) continue;
-          if (dropped.has(stateKey(h.s, h.kind === 'error_rate_anomaly' ? 'error_rate' : 'latency'))) {
+          const open =
+            h.kind === 'latency_anomaly' || h.kind === 'error_rate_anomaly'
+              ? (
+                  stateOf(stateKey(h.s, h.kind === 'latency_anomaly' ? 'latency' : 'error_rate')) as
+                    | Partial<DetectorState>
+                    | undefined
+                )?.open === true
+              : ((stateOf(stateKey(h.s, 'rules')) as RulesState | undefined)?.[
+                  h.kind === 'error_rate' ? 'errorRate' : 'p95'
+                ]?.open ??
+                  false) &&
+                (() => {
+                  const r = rules.get(stateKey(h.s, '')) ?? DEFAULT_SERVICE_RULES;
+                  return h.kind === 'error_rate' ? r.errorRateAbove !== null : r.p95AboveMs !== null;
+                })();
+          if (!open) {
             suppressed.delete(key);
             continue;
           }
